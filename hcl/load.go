@@ -69,9 +69,18 @@ func LoadSources(sources map[string][]byte) (*Loaded, hcl.Diagnostics) {
 			continue
 		}
 		l.loaded.Files[name] = file
-		content, diags := file.Body.Content(rootSchema)
-		l.diags = append(l.diags, diags...)
-		bodies = append(bodies, content)
+		if !diags.HasErrors() {
+			content, diags := file.Body.Content(rootSchema)
+			l.diags = append(l.diags, diags...)
+			bodies = append(bodies, content)
+		}
+	}
+	// A syntax error leaves a partial body whose decoding would only add noise
+	// (missing arguments, unknown names declared further down): report the syntax
+	// errors of every file and stop there.
+	if l.diags.HasErrors() {
+		sortDiagnostics(l.diags)
+		return l.loaded, l.diags
 	}
 	// First pass: declare every name, so that references resolve whatever the file
 	// or block order.
@@ -233,6 +242,9 @@ func suggest(given string, candidates []string) string {
 	best, bestDist := "", 3 // farther than two edits is not a typo
 	for _, c := range candidates {
 		d := editDistance(strings.ToLower(given), strings.ToLower(c))
+		if d*3 > len(given) { // two edits to a three-letter word is another word
+			continue
+		}
 		if d < bestDist || (d == bestDist && best != "" && c < best) {
 			best, bestDist = c, d
 		}

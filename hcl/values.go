@@ -32,8 +32,8 @@ func (l *loader) value(expr hcl.Expression, want cty.Type, what string) (cty.Val
 		return cty.NilVal, false
 	}
 	converted, err := convert.Convert(v, want)
-	if err != nil {
-		l.errorf(expr.Range().Ptr(), "Wrong type", "%s must be %s: %s.", what, want.FriendlyName(), err.Error())
+	if err != nil { // cty's own message repeats the type; ours names both
+		l.errorf(expr.Range().Ptr(), "Wrong type", "%s must be %s, not %s.", what, want.FriendlyName(), v.Type().FriendlyName())
 		return cty.NilVal, false
 	}
 	return converted, true

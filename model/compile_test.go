@@ -54,7 +54,7 @@ func prefixes(specs ...string) []netip.Prefix {
 	return out
 }
 
-func seg(name string) PeerRef { return PeerRef{PeerSegment, name} }
+func seg(name string) PeerRef  { return PeerRef{PeerSegment, name} }
 func net_(name string) PeerRef { return PeerRef{PeerNetwork, name} }
 
 // threeTier is the examples/ policy in miniature: aws holds lb and web, hosts holds db.

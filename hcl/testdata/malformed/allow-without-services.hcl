@@ -1,0 +1,6 @@
+# want: Allow without services
+allow "x" {
+  from     = [segment.web]
+  to       = [segment.db]
+  services = []
+}

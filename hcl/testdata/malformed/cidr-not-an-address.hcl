@@ -1,0 +1,2 @@
+# want: Invalid CIDR
+network "corp" { cidrs = ["corp.example"] }

@@ -1,0 +1,6 @@
+# want: Duplicate host
+target "hosts" "dc2" {
+  management_cidrs = ["10.0.0.0/24"]
+  host "x" { address = "10.0.0.1" }
+  host "x" { address = "10.0.0.2" }
+}

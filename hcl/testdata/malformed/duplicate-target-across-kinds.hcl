@@ -1,0 +1,5 @@
+# want: Duplicate target
+target "gcp" "prod" {
+  project = "p"
+  network = "n"
+}

@@ -1,0 +1,6 @@
+# want: Empty from
+allow "x" {
+  from     = []
+  to       = [segment.db]
+  services = [service.postgres]
+}

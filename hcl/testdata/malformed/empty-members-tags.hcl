@@ -1,0 +1,5 @@
+# want: Empty members
+segment "api" {
+  target = target.aws.prod
+  members { tags = {} }
+}

@@ -1,0 +1,4 @@
+# want: Missing name for segment
+segment {
+  target = target.aws.prod
+}

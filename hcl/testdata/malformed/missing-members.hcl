@@ -1,0 +1,4 @@
+# want: Missing members block
+segment "api" {
+  target = target.aws.prod
+}

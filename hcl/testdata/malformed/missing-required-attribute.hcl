@@ -1,0 +1,4 @@
+# want: Missing required argument
+target "aws" "dev" {
+  vpc_id = "vpc-2"
+}

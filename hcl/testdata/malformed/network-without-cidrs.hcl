@@ -1,0 +1,2 @@
+# want: Network without CIDRs
+network "corp" { cidrs = [] }

@@ -1,0 +1,4 @@
+# want: No management CIDRs
+target "hosts" "dc2" {
+  management_cidrs = []
+}

@@ -1,0 +1,6 @@
+# want: Invalid reference
+allow "x" {
+  from     = ["web"]
+  to       = [segment.db]
+  services = [service.postgres]
+}

@@ -1,0 +1,2 @@
+# want: Service without ports
+service "bad" { ports = [] }

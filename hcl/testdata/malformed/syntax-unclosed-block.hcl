@@ -1,0 +1,4 @@
+# want: Unclosed configuration block
+segment "api" {
+  target = target.aws.prod
+

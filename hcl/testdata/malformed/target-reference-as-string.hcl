@@ -1,0 +1,5 @@
+# want: Invalid target reference
+segment "api" {
+  target = "prod"
+  members { tags = { tier = "api" } }
+}

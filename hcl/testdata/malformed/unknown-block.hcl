@@ -1,0 +1,2 @@
+# want: Unsupported block type
+segmnt "x" {}

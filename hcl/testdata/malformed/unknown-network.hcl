@@ -1,0 +1,6 @@
+# want: Unknown network
+allow "x" {
+  from     = [network.internt]
+  to       = [segment.web]
+  services = [service.https]
+}

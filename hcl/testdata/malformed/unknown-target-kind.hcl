@@ -1,0 +1,2 @@
+# want: Unknown target kind
+target "oci" "x" {}

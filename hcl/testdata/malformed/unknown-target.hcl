@@ -1,0 +1,5 @@
+# want: Unknown target
+segment "api" {
+  target = target.aws.prd
+  members { tags = { tier = "api" } }
+}
