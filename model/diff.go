@@ -44,21 +44,41 @@ type Object struct {
 	Fields []Field // sorted by Name
 }
 
-// Objects returns the desired state in canonical form: one object per segment and
-// per rule, and for a hosts target one membership per host and segment. Membership
-// in cloud targets depends on the inventory and is added by providers.
+// Objects returns the desired state in canonical form, sorted by kind and key: one
+// object per segment and per rule, and for a hosts target one membership per host and
+// segment. Membership in cloud targets depends on the inventory and is added by
+// providers.
 func (d *DesiredState) Objects() []Object {
 	objs := make([]Object, 0, len(d.Segments)+len(d.Rules))
 	for _, s := range d.Segments {
 		objs = append(objs, Object{Kind: ObjectSegment, Key: s.Name, Fields: []Field{{"mode", s.Mode.String()}}})
-		if d.Target != nil && d.Target.Kind == KindHosts {
+	}
+	// A large policy has hundreds of thousands of rules: their fields share one slab
+	// and their keys are substrings of one string, instead of one allocation each.
+	fields := make([]Field, len(d.Rules))
+	var keys []byte
+	ends := make([]int, len(d.Rules))
+	for i, r := range d.Rules {
+		keys = r.appendKey(keys)
+		ends[i] = len(keys)
+	}
+	allKeys := string(keys)
+	start := 0
+	for i, r := range d.Rules {
+		allows := r.Allows[0]
+		if len(r.Allows) > 1 {
+			allows = strings.Join(r.Allows, ",")
+		}
+		fields[i] = Field{"allows", allows}
+		objs = append(objs, Object{Kind: ObjectRule, Key: allKeys[start:ends[i]], Fields: fields[i : i+1 : i+1]})
+		start = ends[i]
+	}
+	if d.Target != nil && d.Target.Kind == KindHosts {
+		for _, s := range d.Segments {
 			for _, h := range s.Members.Hosts {
 				objs = append(objs, Object{Kind: ObjectMembership, Key: s.Name + " " + h})
 			}
 		}
-	}
-	for _, r := range d.Rules {
-		objs = append(objs, Object{Kind: ObjectRule, Key: r.Key(), Fields: []Field{{"allows", strings.Join(r.Allows, ",")}}})
 	}
 	return objs
 }
@@ -129,10 +149,8 @@ func compareObjects(a, b Object) int {
 // Neither input needs to be sorted; neither is modified. The order of changes is
 // deterministic: by phase, then by key.
 func Diff(target string, desired, observed []Object) *Plan {
-	want := slices.Clone(desired)
-	have := slices.Clone(observed)
-	slices.SortFunc(want, compareObjects)
-	slices.SortFunc(have, compareObjects)
+	want := sortedObjects(desired)
+	have := sortedObjects(observed)
 	plan := &Plan{Target: target}
 	i, j := 0, 0
 	for i < len(want) || j < len(have) {
@@ -163,6 +181,17 @@ func Diff(target string, desired, observed []Object) *Plan {
 	// Changes are already in key order within a kind; a stable sort by phase keeps it.
 	slices.SortStableFunc(plan.Changes, func(a, b Change) int { return a.phase() - b.phase() })
 	return plan
+}
+
+// sortedObjects returns objs in (kind, key) order, copying only when they are not
+// already (Objects returns them sorted, and so should providers).
+func sortedObjects(objs []Object) []Object {
+	if slices.IsSortedFunc(objs, compareObjects) {
+		return objs
+	}
+	sorted := slices.Clone(objs)
+	slices.SortFunc(sorted, compareObjects)
+	return sorted
 }
 
 // Render writes the plan as a readable diff: one line per change with +, ~ or -,

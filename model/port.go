@@ -99,14 +99,18 @@ func (s ServicePort) Overlaps(q ServicePort) bool {
 }
 
 // String gives the spec form ParsePort reads: "tcp/443", "tcp/8000-8100", "udp", "icmp/8", "all".
-func (s ServicePort) String() string {
+func (s ServicePort) String() string { return string(s.appendTo(nil)) }
+
+func (s ServicePort) appendTo(b []byte) []byte {
+	b = append(b, s.Protocol.String()...)
 	if s.AllPorts() {
-		return s.Protocol.String()
+		return b
 	}
-	if s.Ports.First == s.Ports.Last {
-		return fmt.Sprintf("%s/%d", s.Protocol, s.Ports.First)
+	b = strconv.AppendUint(append(b, '/'), uint64(s.Ports.First), 10)
+	if s.Ports.First != s.Ports.Last {
+		b = strconv.AppendUint(append(b, '-'), uint64(s.Ports.Last), 10)
 	}
-	return fmt.Sprintf("%s/%d-%d", s.Protocol, s.Ports.First, s.Ports.Last)
+	return b
 }
 
 // Compare orders service ports by protocol, then range.
