@@ -30,9 +30,14 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"validate": {"check that a policy loads and compiles", runValidate},
-	"fmt":      {"rewrite policy files in canonical layout", runFmt},
-	"version":  {"print the version", runVersion},
+	"validate":     {"check that a policy loads and compiles", runValidate},
+	"lint":         {"report risky, dead or expiring parts of a policy", runLint},
+	"check":        {"say whether a flow is allowed, by which allow, or why not", runCheck},
+	"blast-radius": {"list what a compromised segment can reach, transitively", runBlastRadius},
+	"diff-policy":  {"compare the reachability of two policy versions", runDiffPolicy},
+	"compile":      {"print what each target must enforce", runCompile},
+	"fmt":          {"rewrite policy files in canonical layout", runFmt},
+	"version":      {"print the version", runVersion},
 }
 
 func main() {

@@ -1,0 +1,6 @@
+# want: Invalid mode
+segment "api" {
+  target = target.aws.prod
+  members { tags = { tier = "api" } }
+  mode = "audit-only"
+}

@@ -1,0 +1,2 @@
+# want: Invalid port spec
+service "bad" { ports = ["tcp/0"] }

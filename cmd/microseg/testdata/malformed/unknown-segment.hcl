@@ -1,0 +1,6 @@
+# want: Unknown segment
+allow "x" {
+  from     = [segment.wbe]
+  to       = [segment.db]
+  services = [service.postgres]
+}
