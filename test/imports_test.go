@@ -48,9 +48,14 @@ func TestImportDirection(t *testing.T) {
 		"../workflows/...": {module + "/cmd", "github.com/aws/aws-sdk-go-v2", "github.com/Azure/azure-sdk-for-go", "cloud.google.com/go"},
 	}
 	for pattern, bad := range forbidden {
+		// A layer without Go packages yet (providers, onprem and workflows land
+		// after the foundation) has nothing to check.
 		out, err := exec.Command("go", "list", pattern).CombinedOutput()
-		if err != nil && strings.Contains(string(out), "matched no packages") {
-			continue // the layer does not exist yet
+		if err != nil || strings.Contains(string(out), "matched no packages") {
+			if !strings.Contains(string(out), "no such file or directory") && !strings.Contains(string(out), "matched no packages") {
+				t.Fatalf("go list %s: %v\n%s", pattern, err, out)
+			}
+			continue
 		}
 		for _, dep := range deps(t, pattern) {
 			for _, b := range bad {
