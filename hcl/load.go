@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -61,9 +63,10 @@ func LoadSources(sources map[string][]byte) (*Loaded, hcl.Diagnostics) {
 		decls:  map[string]map[string]*hcl.Block{},
 	}
 	names := model.SortedKeys(sources)
+	parsed := parseAll(names, sources)
 	var bodies []*hcl.BodyContent
-	for _, name := range names {
-		file, diags := parse(name, sources[name])
+	for i, name := range names {
+		file, diags := parsed[i].file, parsed[i].diags
 		l.diags = append(l.diags, diags...)
 		if file == nil {
 			continue
@@ -104,6 +107,34 @@ func LoadSources(sources map[string][]byte) (*Loaded, hcl.Diagnostics) {
 	l.checkCrossTargetReferences()
 	sortDiagnostics(l.diags)
 	return l.loaded, l.diags
+}
+
+type parsedFile struct {
+	file  *hcl.File
+	diags hcl.Diagnostics
+}
+
+// parseAll parses the files on every core: parsing is most of the cost of loading a
+// large policy, and files are independent. Results keep the order of names.
+func parseAll(names []string, sources map[string][]byte) []parsedFile {
+	out := make([]parsedFile, len(names))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				out[i].file, out[i].diags = parse(names[i], sources[names[i]])
+			}
+		}()
+	}
+	for i := range names {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return out
 }
 
 // parse parses one file. hclsyntax is third-party code fed with arbitrary input; a

@@ -100,9 +100,22 @@ func Generate(p Params) *model.Policy {
 	return pol
 }
 
-// HCL renders a policy as HCL source, in the language of DESIGN.md §2. It covers what
-// Generate produces (not every attribute of every target kind).
+// HCL renders a policy as one HCL file, in the language of DESIGN.md §2. It covers
+// what Generate produces (not every attribute of every target kind).
 func HCL(p *model.Policy) []byte {
+	files := HCLFiles(p, 0)
+	var all []byte
+	for _, name := range model.SortedKeys(files) {
+		all = append(all, files[name]...)
+	}
+	return all
+}
+
+// HCLFiles renders a policy as a directory of HCL files, as a large policy is kept:
+// targets, networks and services in one file, segments in another, and the allows
+// in files of allowsPerFile each (all in one file when allowsPerFile is 0).
+func HCLFiles(p *model.Policy, allowsPerFile int) map[string][]byte {
+	files := map[string][]byte{}
 	var b strings.Builder
 	for _, name := range model.SortedKeys(p.Targets) {
 		t := p.Targets[name]
@@ -128,6 +141,8 @@ func HCL(p *model.Policy) []byte {
 	for _, name := range model.SortedKeys(p.Services) {
 		fmt.Fprintf(&b, "service %q { ports = [%s] }\n", name, quoted(p.Services[name].Ports))
 	}
+	files["00-targets.hcl"] = []byte(b.String())
+	b.Reset()
 	for _, name := range model.SortedKeys(p.Segments) {
 		s := p.Segments[name]
 		t := p.Targets[s.Target]
@@ -139,7 +154,15 @@ func HCL(p *model.Policy) []byte {
 		}
 		fmt.Fprintf(&b, "  cidrs = [%s]\n  mode = %q\n}\n", quoted(s.CIDRs), s.Mode)
 	}
-	for _, name := range model.SortedKeys(p.Allows) {
+	files["01-segments.hcl"] = []byte(b.String())
+	b.Reset()
+	file := 0
+	for i, name := range model.SortedKeys(p.Allows) {
+		if allowsPerFile > 0 && i > 0 && i%allowsPerFile == 0 {
+			files[fmt.Sprintf("02-allows-%04d.hcl", file)] = []byte(b.String())
+			b.Reset()
+			file++
+		}
 		a := p.Allows[name]
 		services := make([]string, len(a.Services))
 		for i, s := range a.Services {
@@ -147,7 +170,8 @@ func HCL(p *model.Policy) []byte {
 		}
 		fmt.Fprintf(&b, "allow %q {\n  from = [%s]\n  to = [%s]\n  services = [%s]\n}\n", name, refs(a.From), refs(a.To), strings.Join(services, ", "))
 	}
-	return []byte(b.String())
+	files[fmt.Sprintf("02-allows-%04d.hcl", file)] = []byte(b.String())
+	return files
 }
 
 func quoted[T any](items []T) string {
