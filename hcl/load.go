@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -270,46 +269,8 @@ func targetKindNames() []string {
 
 // suggest returns ` Did you mean "x"?` for the closest candidate, or "".
 func suggest(given string, candidates []string) string {
-	best, bestDist := "", 3 // farther than two edits is not a typo
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(given), strings.ToLower(c))
-		if d*3 > len(given) { // two edits to a three-letter word is another word
-			continue
-		}
-		if d < bestDist || (d == bestDist && best != "" && c < best) {
-			best, bestDist = c, d
-		}
+	if best, ok := model.ClosestName(given, candidates); ok {
+		return fmt.Sprintf(" Did you mean %q?", best)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" Did you mean %q?", best)
-}
-
-// editDistance is the optimal-string-alignment distance between a and b: Levenshtein
-// with transpositions.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			// A swap of two neighbours ("wbe" for "web") is one typo, not two.
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
+	return ""
 }

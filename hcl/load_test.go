@@ -1,7 +1,6 @@
 package hclload
 
 import (
-	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,29 +11,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	goldenfile "github.com/microseg/microseg/internal/golden"
 	"github.com/microseg/microseg/model"
 )
 
 var netipEqual = cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
+	goldenfile.Check(t, name, []byte(got))
 }
 
 // TestDesignExampleLoads keeps the contract: the example of DESIGN.md §2, copied

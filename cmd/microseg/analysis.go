@@ -23,13 +23,9 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: microseg lint [flags] [DIR]\n\nReports shadowed and duplicate allows, overlapping services, broad sources, expired and\nexpiring allows and unused segments, services and networks.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	positional, code, ok := parseArgs(fs, args, stderr)
+	dir, code, ok := policyArgs(fs, args, stderr)
 	if !ok {
 		return code
-	}
-	dir, ok := policyDir(positional, stderr, "lint")
-	if !ok {
-		return exitError
 	}
 	threshold, err := analysis.ParseSeverity(*severity)
 	if err != nil {
@@ -105,13 +101,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: microseg check -from segment.A -to segment.B -port tcp/5432 [DIR]\n\nSays whether the policy allows the flow and by which allow, or why not.\nExit 0 when allowed, 2 when denied, 1 on error.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	positional, code, ok := parseArgs(fs, args, stderr)
+	dir, code, ok := policyArgs(fs, args, stderr)
 	if !ok {
 		return code
-	}
-	dir, ok := policyDir(positional, stderr, "check")
-	if !ok {
-		return exitError
 	}
 	if *from == "" || *to == "" || *portSpec == "" {
 		fmt.Fprintln(stderr, "microseg check: -from, -to and -port are required")
@@ -228,13 +220,9 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: microseg compile [-target NAME] [DIR]\n\nPrints what each target must enforce: its segments, rules and (for hosts) members,\nas the plan that would create them on an empty target.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	positional, code, ok := parseArgs(fs, args, stderr)
+	dir, code, ok := policyArgs(fs, args, stderr)
 	if !ok {
 		return code
-	}
-	dir, ok := policyDir(positional, stderr, "compile")
-	if !ok {
-		return exitError
 	}
 	p := loadPolicy(dir, stderr)
 	if p == nil {

@@ -15,13 +15,9 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: microseg fmt [-check] [DIR]\n\nRewrites the *.hcl files of DIR (default .) in canonical layout and lists the files it changed.")
 		fs.PrintDefaults()
 	}
-	positional, code, ok := parseArgs(fs, args, stderr)
+	dir, code, ok := policyArgs(fs, args, stderr)
 	if !ok {
 		return code
-	}
-	dir, ok := policyDir(positional, stderr, "fmt")
-	if !ok {
-		return exitError
 	}
 	changed, files, diags, err := hclload.FormatDir(dir, !*check)
 	for _, name := range changed {

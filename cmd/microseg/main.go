@@ -98,6 +98,20 @@ func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, int
 	}
 }
 
+// policyArgs parses the flags of a command whose one optional argument is the policy
+// directory, and returns the directory; ok is false when the command should end with
+// code.
+func policyArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (dir string, code int, ok bool) {
+	positional, code, ok := parseArgs(fs, args, stderr)
+	if !ok {
+		return "", code, false
+	}
+	if dir, ok = policyDir(positional, stderr, fs.Name()); !ok {
+		return "", exitError, false
+	}
+	return dir, 0, true
+}
+
 // policyDir returns the single optional directory argument, "." by default.
 func policyDir(positional []string, stderr io.Writer, name string) (string, bool) {
 	switch len(positional) {

@@ -3,16 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	goldenfile "github.com/microseg/microseg/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const example = "../../examples/three-tier"
 
@@ -47,7 +44,7 @@ func TestCommands(t *testing.T) {
 		{"compile", []string{"compile", example}, exitOK},
 		{"compile-unknown-target", []string{"compile", "-target", "dc2", example}, exitError},
 		{"fmt-check", []string{"fmt", "-check", example}, exitOK},
-		{"validate-malformed", []string{"validate", "testdata/malformed"}, exitError},
+		{"validate-broken", []string{"validate", "testdata/broken"}, exitError},
 		{"unknown-command", []string{"aply"}, exitError},
 	}
 	for _, tt := range tests {
@@ -68,20 +65,7 @@ func TestCommands(t *testing.T) {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
+	goldenfile.Check(t, name, []byte(got))
 }
 
 // TestLintSARIFIsValidJSON checks the SARIF shape code-scanning UIs need.

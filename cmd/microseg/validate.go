@@ -13,13 +13,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: microseg validate [DIR]\n\nLoads and compiles the policy in DIR (default .). Exit 0 when it is valid, 1 otherwise.")
 	}
-	positional, code, ok := parseArgs(fs, args, stderr)
+	dir, code, ok := policyArgs(fs, args, stderr)
 	if !ok {
 		return code
-	}
-	dir, ok := policyDir(positional, stderr, "validate")
-	if !ok {
-		return exitError
 	}
 	p := loadPolicy(dir, stderr)
 	if p == nil {

@@ -205,7 +205,7 @@ func resolvePeer(p *model.Policy, ref model.PeerRef) error {
 		return nil
 	}
 	err := &UnknownPeerError{Ref: ref}
-	if name, ok := closestName(ref.Name, same); ok {
+	if name, ok := model.ClosestName(ref.Name, same); ok {
 		err.Suggestion = &model.PeerRef{Kind: ref.Kind, Name: name}
 	} else if _, ok := slices.BinarySearch(otherKind, ref.Name); ok {
 		// "segment.internet" for "network.internet" is a common slip: point at the
@@ -217,52 +217,6 @@ func resolvePeer(p *model.Policy, ref model.PeerRef) error {
 		err.Suggestion = &model.PeerRef{Kind: other, Name: ref.Name}
 	}
 	return err
-}
-
-// closestName returns the candidate with the smallest edit distance to name, if it is
-// close enough to be a typo: at most 2 edits, or a third of the name's length for
-// long names. Candidates are sorted, so ties go to the first.
-func closestName(name string, candidates []string) (string, bool) {
-	best, bestDist := "", -1
-	for _, c := range candidates {
-		d := editDistance(name, c)
-		if bestDist < 0 || d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	if bestDist < 0 || (bestDist > 2 && bestDist > len([]rune(name))/3) {
-		return "", false
-	}
-	return best, true
-}
-
-// editDistance is the optimal string alignment distance between a and b, in runes:
-// Levenshtein plus the swap of two neighbours as one edit, since "wbe" for "web" is
-// the commonest typo and plain Levenshtein ties it with "db".
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	// d[i][j] is the distance between ra[:i] and rb[:j]; three rows suffice.
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 // maxNearShown caps the near misses WriteText prints: on a large policy, every allow

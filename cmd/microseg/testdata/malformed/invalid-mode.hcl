@@ -1,6 +1,0 @@
-# want: Invalid mode
-segment "api" {
-  target = target.aws.prod
-  members { tags = { tier = "api" } }
-  mode = "audit-only"
-}

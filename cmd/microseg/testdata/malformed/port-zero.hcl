@@ -1,2 +1,0 @@
-# want: Invalid port spec
-service "bad" { ports = ["tcp/0"] }
