@@ -47,7 +47,7 @@ func (l *loader) decodeAllow(block *hcl.Block) {
 			l.errorf(attr.Expr.Range().Ptr(), "Allow without services", "Allow %q names no service, so it would permit nothing. Name at least one, like services = [service.https].", a.Name)
 		}
 	}
-	l.strings(content, map[string]*string{"owner": &a.Owner, "ticket": &a.Ticket, "description": &a.Description})
+	l.stringAttrs(content, map[string]*string{"owner": &a.Owner, "ticket": &a.Ticket, "description": &a.Description})
 	if attr, ok := content.Attributes["expires"]; ok {
 		if text, ok := l.stringValue(attr); ok {
 			t, err := time.Parse(time.DateOnly, text)

@@ -64,8 +64,8 @@ func (l *loader) content(body hcl.Body, schema *hcl.BodySchema) *hcl.BodyContent
 	return content
 }
 
-// strings reads the named string attributes into the given destinations.
-func (l *loader) strings(content *hcl.BodyContent, dest map[string]*string) {
+// stringAttrs reads the named string attributes into the given destinations.
+func (l *loader) stringAttrs(content *hcl.BodyContent, dest map[string]*string) {
 	for name, ptr := range dest {
 		if attr, ok := content.Attributes[name]; ok {
 			if v, ok := l.stringValue(attr); ok {
@@ -82,13 +82,13 @@ func (l *loader) decodeTarget(block *hcl.Block) {
 	switch kind {
 	case model.KindAWS:
 		t.AWS = &model.AWSTarget{}
-		l.strings(content, map[string]*string{"region": &t.AWS.Region, "vpc_id": &t.AWS.VPCID, "endpoint": &t.AWS.Endpoint, "assume_role_arn": &t.AWS.AssumeRoleARN})
+		l.stringAttrs(content, map[string]*string{"region": &t.AWS.Region, "vpc_id": &t.AWS.VPCID, "endpoint": &t.AWS.Endpoint, "assume_role_arn": &t.AWS.AssumeRoleARN})
 		if attr, ok := content.Attributes["exclusive_membership"]; ok {
 			t.AWS.ExclusiveMembership, _ = l.boolValue(attr)
 		}
 	case model.KindAzure:
 		t.Azure = &model.AzureTarget{}
-		l.strings(content, map[string]*string{"subscription_id": &t.Azure.SubscriptionID, "resource_group": &t.Azure.ResourceGroup, "location": &t.Azure.Location, "endpoint": &t.Azure.Endpoint})
+		l.stringAttrs(content, map[string]*string{"subscription_id": &t.Azure.SubscriptionID, "resource_group": &t.Azure.ResourceGroup, "location": &t.Azure.Location, "endpoint": &t.Azure.Endpoint})
 		if attr, ok := content.Attributes["subnet_ids"]; ok {
 			items, _ := l.stringList(attr)
 			for _, item := range items {
@@ -97,7 +97,7 @@ func (l *loader) decodeTarget(block *hcl.Block) {
 		}
 	case model.KindGCP:
 		t.GCP = &model.GCPTarget{}
-		l.strings(content, map[string]*string{"project": &t.GCP.Project, "network": &t.GCP.Network, "endpoint": &t.GCP.Endpoint})
+		l.stringAttrs(content, map[string]*string{"project": &t.GCP.Project, "network": &t.GCP.Network, "endpoint": &t.GCP.Endpoint})
 	case model.KindHosts:
 		t.Hosts = l.decodeHosts(content)
 	}
@@ -114,12 +114,12 @@ func (l *loader) decodeTarget(block *hcl.Block) {
 func (l *loader) decodeFlowLogs(kind model.TargetKind, block *hcl.Block) *model.FlowLogs {
 	fl := &model.FlowLogs{}
 	content := l.content(block.Body, flowLogSchemas[kind])
-	l.strings(content, map[string]*string{"s3_uri": &fl.S3URI, "log_group": &fl.LogGroup, "storage_account": &fl.StorageAccount, "container": &fl.Container, "gcs_uri": &fl.GCSURI})
+	l.stringAttrs(content, map[string]*string{"s3_uri": &fl.S3URI, "log_group": &fl.LogGroup, "storage_account": &fl.StorageAccount, "container": &fl.Container, "gcs_uri": &fl.GCSURI})
 	if attr, ok := content.Attributes["nflog_group"]; ok {
 		n, _ := l.numberValue(attr, 0, 65535)
 		fl.NFLOGGroup = uint16(n)
 	}
-	if kind == model.KindAWS && fl.S3URI == "" && fl.LogGroup == "" && len(content.Attributes) == 0 {
+	if kind == model.KindAWS && len(content.Attributes) == 0 {
 		l.errorf(block.DefRange.Ptr(), "Empty flow_logs block", "An aws flow_logs block names s3_uri, log_group or both.")
 	}
 	return fl
