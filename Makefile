@@ -9,7 +9,7 @@ FUZZ_LONG ?= 2m
 # Every fuzz target, as package:Name.
 FUZZ_TARGETS := ./model:FuzzParsePort ./model:FuzzParsePrefix ./hcl:FuzzLoad ./hcl:FuzzFormat
 
-.PHONY: all build run test unit fuzz-brief fuzz bench lint clean
+.PHONY: all build run test deps unit fuzz-brief fuzz bench lint clean
 
 all: build
 
@@ -21,7 +21,20 @@ build:
 run: build
 	./scripts/run-examples.sh $(BIN)
 
-test: lint unit fuzz-brief
+test: deps lint unit fuzz-brief
+
+# What the kernel tests need: nft (to change rulesets by hand, as an operator would,
+# and to compare with) and ip (network namespaces). Installed only when missing.
+deps:
+	@if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing nftables and iproute2"; \
+			(apt-get install -y -q nftables iproute2 >/dev/null 2>&1 || \
+			 (apt-get update -q >/dev/null && apt-get install -y -q nftables iproute2 >/dev/null)) || exit 1; \
+		else \
+			echo "nft or ip missing and not root: kernel tests will be skipped"; \
+		fi; \
+	fi
 
 unit:
 	$(GO) test -count=1 ./...
