@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	hclload "github.com/microseg/microseg/hcl"
+	goldenfile "github.com/microseg/microseg/internal/golden"
 	"github.com/microseg/microseg/model"
 )
 
@@ -119,8 +120,12 @@ func TestEnforceTraffic(t *testing.T) {
 	l.check(t, labChecks())
 }
 
-func TestShowRuleset(t *testing.T) {
+// TestRulesetGolden compares what the kernel holds after an apply, as nft lists it
+// (stateless: without counter values)
+// from a netlink read-back, with testdata/app-01.nft.golden.
+func TestRulesetGolden(t *testing.T) {
 	l := newLab(t, "web-01", "app-01", "db-01")
 	applyLab(t, l, labPolicy(t, "testdata/lab"))
-	t.Log(l.nft("app-01", "list", "table", "inet", "microseg"))
+	goldenfile.Check(t, "app-01.nft.golden", []byte(l.nft("app-01", "--stateless", "list", "table", "inet", "microseg")))
+	goldenfile.Check(t, "db-01.nft.golden", []byte(l.nft("db-01", "--stateless", "list", "table", "inet", "microseg")))
 }

@@ -426,6 +426,15 @@ table inet microsegtest {
 }
 `, "nft", "-f", "-")
 
+	for i := 0; i < 200; i++ {
+		r, err := OpenFlowLog(FlowLogConfig{Group: 7, NetNS: ns})
+		if err != nil {
+			t.Fatalf("OpenFlowLog: %v", err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
 	r, err := OpenFlowLog(FlowLogConfig{Group: 7, NetNS: ns, Target: "lab", Host: "host-a"})
 	if err != nil {
 		t.Fatalf("OpenFlowLog: %v", err)

@@ -56,7 +56,7 @@ func (s SetSpec) interval() bool { return s.Layout != LayoutExact }
 
 // Describe is the set's declaration as nft prints it, the canonical form compared for drift.
 func (s SetSpec) Describe() string {
-	d := "type " + s.keyType().Name
+	d := s.keyType().Name
 	if s.interval() {
 		d += "; flags interval"
 	}
