@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -16,6 +17,13 @@ import (
 // namespace it is given (how tests and `make run` make several hosts on one machine).
 type Enforcer struct {
 	netnsName string
+
+	mu sync.Mutex
+	// last is what this enforcer's last transaction left in the kernel, valid while
+	// the ruleset generation is still lastGen: then Apply sends the difference
+	// without reading the table back.
+	last    *Ruleset
+	lastGen uint32
 }
 
 // NewEnforcer returns an enforcer for the named network namespace, or for the host's
@@ -67,18 +75,51 @@ type ApplyStats struct {
 // never cut and a failed transaction leaves the old ruleset as it was. When the table
 // already has the desired chains, sets and rules, only set elements are sent.
 func (e *Enforcer) Apply(desired *Ruleset) (ApplyStats, error) {
-	current, err := e.Observe()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	before, err := e.generation()
 	if err != nil {
 		return ApplyStats{}, err
 	}
+	current := e.last
+	if current == nil || before != e.lastGen {
+		// Someone else changed the ruleset (or this enforcer never wrote it): start
+		// from what the kernel really holds.
+		if current, err = e.observe(); err != nil {
+			return ApplyStats{}, err
+		}
+	}
+	stats, sent, err := e.apply(current, desired)
+	if err != nil {
+		e.last = nil
+		return ApplyStats{}, err
+	}
+	if !sent {
+		e.last, e.lastGen = desired, before
+		return stats, nil
+	}
+	// The cache is exact only if no one else committed between the two readings.
+	after, err := e.generation()
+	if err == nil && after == before+1 {
+		e.last, e.lastGen = desired, after
+	} else {
+		e.last = nil
+	}
+	return stats, nil
+}
+
+// apply sends what takes current to desired; sent is false when nothing needed sending.
+func (e *Enforcer) apply(current, desired *Ruleset) (stats ApplyStats, sent bool, err error) {
 	c, done, err := e.conn()
 	if err != nil {
-		return ApplyStats{}, err
+		return ApplyStats{}, false, err
 	}
 	defer done()
-	var stats ApplyStats
 	if sameStructure(current, desired) {
 		stats = queueElementChanges(c, current, desired)
+		if stats.ElementsAdded == 0 && stats.ElementsRemoved == 0 {
+			return stats, false, nil
+		}
 	} else {
 		stats = ApplyStats{Full: true}
 		if current.Present {
@@ -86,17 +127,20 @@ func (e *Enforcer) Apply(desired *Ruleset) (ApplyStats, error) {
 		}
 		if desired.Present {
 			if err := queueTable(c, desired); err != nil {
-				return ApplyStats{}, err
+				return ApplyStats{}, false, err
 			}
 			for _, s := range desired.Sets {
 				stats.ElementsAdded += len(s.Elements)
 			}
 		}
+		if !current.Present && !desired.Present {
+			return stats, false, nil
+		}
 	}
 	if err := c.Flush(); err != nil {
-		return ApplyStats{}, fmt.Errorf("apply table inet %s%s: %w", TableName, e.where(), err)
+		return ApplyStats{}, false, fmt.Errorf("apply table inet %s%s: %w", TableName, e.where(), err)
 	}
-	return stats, nil
+	return stats, true, nil
 }
 
 func (e *Enforcer) where() string {

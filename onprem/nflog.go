@@ -211,7 +211,11 @@ func (r *FlowLogReader) Close() error {
 	r.closeOnce.Do(func() {
 		r.cancel()
 		close(r.done)
-		if err := r.nf.Close(); err != nil {
+		// Close the socket itself rather than calling r.nf.Close: that also waits on a
+		// WaitGroup which go-nflog v2.3.0's receive goroutine adds to only once it has
+		// started, a data race when Close follows OpenFlowLog closely. Nothing we need
+		// is behind that wait: the closed socket ends the receive loop either way.
+		if err := r.nf.Con.Close(); err != nil {
 			r.closeErr = fmt.Errorf("close nflog group %d: %w", r.cfg.Group, err)
 		}
 	})

@@ -15,6 +15,12 @@ import (
 // really enforced, whoever changed it. Sets are recognised by name; a set microseg
 // does not write, or an element it cannot decode, still appears, so that drift shows.
 func (e *Enforcer) Observe() (*Ruleset, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.observe()
+}
+
+func (e *Enforcer) observe() (*Ruleset, error) {
 	c, done, err := e.conn()
 	if err != nil {
 		return nil, err
