@@ -3,6 +3,7 @@ package onprem
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -128,4 +129,27 @@ func TestRulesetGolden(t *testing.T) {
 	applyLab(t, l, labPolicy(t, "testdata/lab"))
 	goldenfile.Check(t, "app-01.nft.golden", []byte(l.nft("app-01", "--stateless", "list", "table", "inet", "microseg")))
 	goldenfile.Check(t, "db-01.nft.golden", []byte(l.nft("db-01", "--stateless", "list", "table", "inet", "microseg")))
+}
+
+// TestOverlappingPermitsApply: the kernel refuses overlapping interval elements, so
+// overlapping allows (the internet and a partner /24 on the same port) must still
+// load, and read back as written.
+func TestOverlappingPermitsApply(t *testing.T) {
+	l := newLab(t, "h")
+	e := NewEnforcer(l.hosts["h"].ns)
+	rs := Build(bigPolicy(1000, false,
+		Permit{netip.MustParsePrefix("0.0.0.0/0"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 1000, Last: 1001}}},
+		Permit{netip.MustParsePrefix("::/0"), model.ServicePort{Protocol: model.ProtocolICMPv6, Ports: model.PortRange{First: 0, Last: 255}}},
+		Permit{netip.MustParsePrefix("fd00::/8"), model.ServicePort{Protocol: model.ProtocolICMPv6, Ports: model.PortRange{First: 128, Last: 128}}},
+	))
+	if _, err := e.Apply(rs); err != nil {
+		t.Fatal(err)
+	}
+	back, err := e.Observe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan := planText("h", rs, back); !strings.HasPrefix(plan, "target h: 0 to add, 0 to change, 0 to remove") {
+		t.Errorf("read back differs:\n%s", plan)
+	}
 }

@@ -18,7 +18,7 @@ import (
 // lab is a set of network namespaces joined by a bridge: the test hosts. Addresses
 // exist only inside the namespaces; nothing else is ever a target.
 type lab struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 	hosts  map[string]labHost // by host name
 }
@@ -31,7 +31,7 @@ type labHost struct {
 
 // needRoot skips a test that needs the kernel's nftables and network namespaces
 // when they are not available (not root, or no ip command).
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: network namespaces and nftables")
@@ -41,7 +41,7 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -53,7 +53,7 @@ func run(t *testing.T, name string, args ...string) string {
 // newLab makes one namespace per host, each with a veth into a switch namespace
 // holding a bridge; hosts[i] gets 10.99.0.(11+i) and fd99::(11+i). Every namespace
 // is deleted when the test ends, also when it fails.
-func newLab(t *testing.T, hosts ...string) *lab {
+func newLab(t testing.TB, hosts ...string) *lab {
 	needRoot(t)
 	l := &lab{t: t, prefix: fmt.Sprintf("ms%d", os.Getpid()%100000), hosts: map[string]labHost{}}
 	sw := l.prefix + "-sw"

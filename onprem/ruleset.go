@@ -1,6 +1,7 @@
 package onprem
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -84,13 +85,13 @@ func Build(hp *HostPolicy) *Ruleset {
 	}
 	rs := &Ruleset{Present: true, Chains: []Chain{{"input", policy}, {"output", policy}}}
 	sets := map[string]*Set{}
-	add := func(spec SetSpec, e Element) {
-		s, ok := sets[spec.Name]
-		if !ok {
-			s = &Set{Spec: spec}
-			sets[spec.Name] = s
+	boxes := map[string][]box{} // of interval sets, made disjoint at the end
+	add := func(spec SetSpec, peer netip.Prefix, port model.ServicePort) {
+		if spec.interval() {
+			boxes[spec.Name] = append(boxes[spec.Name], boxOf(spec.Layout, peer, port))
+			return
 		}
-		s.Elements = append(s.Elements, e)
+		sets[spec.Name].Elements = append(sets[spec.Name].Elements, newElement(spec, peer, port))
 	}
 	// Every set exists whether or not it has elements, so that the rules referring to
 	// them never change with the policy and a change of allows is a change of elements.
@@ -110,7 +111,7 @@ func Build(hp *HostPolicy) *Ruleset {
 		for _, p := range permits {
 			v6 := !p.Peer.Addr().Is4()
 			spec := sets[setName(dir, v6, layoutOf(p))].Spec
-			add(spec, newElement(spec, p.Peer, p.Port))
+			add(spec, p.Peer, p.Port)
 		}
 	}
 	all := model.ServicePort{Protocol: model.ProtocolAll}
@@ -118,10 +119,16 @@ func Build(hp *HostPolicy) *Ruleset {
 		v6 := !m.Addr().Is4()
 		for _, port := range hp.ManagementPorts {
 			spec := sets[mgmtName("mgmt", v6)].Spec
-			add(spec, newElement(spec, m, port))
+			add(spec, m, port)
 		}
 		spec := sets[mgmtName("mgmtout", v6)].Spec
-		add(spec, newElement(spec, m, all))
+		add(spec, m, all)
+	}
+	for name, list := range boxes {
+		s := sets[name]
+		for _, b := range disjoint(list) {
+			s.Elements = append(s.Elements, boxElement(s.Spec, b))
+		}
 	}
 	for _, name := range model.SortedKeys(sets) {
 		s := sets[name]

@@ -104,43 +104,67 @@ func portRange(p model.ServicePort) (uint16, uint16) {
 // protoText names the protocol in element texts, as nft does.
 func protoText(p model.Protocol) string { return p.String() }
 
+// box is what an interval element matches: an address range times a range of the
+// set's second field (port, ICMP type, or protocol for the all layout) for one
+// protocol.
+type box struct {
+	proto  model.Protocol
+	lo, hi netip.Addr
+	plo    uint16
+	phi    uint16
+}
+
+// boxOf is the box a permit covers in a set of the given layout.
+func boxOf(layout Layout, peer netip.Prefix, port model.ServicePort) box {
+	b := box{proto: port.Protocol, lo: peer.Masked().Addr(), hi: lastAddr(peer), plo: port.Ports.First, phi: port.Ports.Last}
+	if layout == LayoutAll {
+		b.plo, b.phi = uint16(port.Protocol), uint16(port.Protocol)
+		if port.Protocol == model.ProtocolAll {
+			b.plo, b.phi = 0, 255
+		}
+	}
+	return b
+}
+
 // newElement builds the element that permits peer on port in a set of the given spec.
 func newElement(spec SetSpec, peer netip.Prefix, port model.ServicePort) Element {
-	first, last := peer.Masked().Addr(), lastAddr(peer)
-	addrText := peer.Masked().String()
-	if peer.IsSingleIP() {
-		addrText = peer.Addr().String()
-	}
+	return boxElement(spec, boxOf(spec.Layout, peer, port))
+}
+
+// boxElement builds the element for a box; in an exact set the box is one address
+// and one port.
+func boxElement(spec SetSpec, b box) Element {
+	addrText := addrRangeText(b.lo, b.hi)
 	switch spec.Layout {
 	case LayoutExact:
 		return Element{
-			Text: fmt.Sprintf("%s . %s . %d", addrText, protoText(port.Protocol), port.Ports.First),
-			Key:  concat(addrField(first), u8Field(uint8(port.Protocol)), u16Field(port.Ports.First)),
+			Text: fmt.Sprintf("%s . %s . %d", addrText, protoText(b.proto), b.plo),
+			Key:  concat(addrField(b.lo), u8Field(uint8(b.proto)), u16Field(b.plo)),
 		}
 	case LayoutICMP:
-		lo, hi := portRange(port)
 		return Element{
-			Text:   fmt.Sprintf("%s . %s", addrText, rangeText(lo, hi)),
-			Key:    concat(addrField(first), u8Field(uint8(lo))),
-			KeyEnd: concat(addrField(last), u8Field(uint8(hi))),
+			Text:   fmt.Sprintf("%s . %s", addrText, rangeText(b.plo, b.phi)),
+			Key:    concat(addrField(b.lo), u8Field(uint8(b.plo))),
+			KeyEnd: concat(addrField(b.hi), u8Field(uint8(b.phi))),
 		}
 	case LayoutAll:
-		lo, hi := uint8(port.Protocol), uint8(port.Protocol)
-		text := protoText(port.Protocol)
-		if port.Protocol == model.ProtocolAll {
-			lo, hi, text = 0, 255, "all"
+		text := protoText(model.Protocol(b.plo))
+		if b.plo != b.phi {
+			text = "all"
+			if b.plo != 0 || b.phi != 255 {
+				text = rangeText(b.plo, b.phi)
+			}
 		}
 		return Element{
 			Text:   fmt.Sprintf("%s . %s", addrText, text),
-			Key:    concat(addrField(first), u8Field(lo)),
-			KeyEnd: concat(addrField(last), u8Field(hi)),
+			Key:    concat(addrField(b.lo), u8Field(uint8(b.plo))),
+			KeyEnd: concat(addrField(b.hi), u8Field(uint8(b.phi))),
 		}
 	default:
-		lo, hi := portRange(port)
 		return Element{
-			Text:   fmt.Sprintf("%s . %s . %s", addrText, protoText(port.Protocol), rangeText(lo, hi)),
-			Key:    concat(addrField(first), u8Field(uint8(port.Protocol)), u16Field(lo)),
-			KeyEnd: concat(addrField(last), u8Field(uint8(port.Protocol)), u16Field(hi)),
+			Text:   fmt.Sprintf("%s . %s . %s", addrText, protoText(b.proto), rangeText(b.plo, b.phi)),
+			Key:    concat(addrField(b.lo), u8Field(uint8(b.proto)), u16Field(b.plo)),
+			KeyEnd: concat(addrField(b.hi), u8Field(uint8(b.proto)), u16Field(b.phi)),
 		}
 	}
 }
@@ -187,10 +211,14 @@ func decodeElement(spec SetSpec, key, keyEnd []byte) string {
 	case LayoutICMP:
 		return fmt.Sprintf("%s . %s", addr, rangeText(uint16(key[alen]), uint16(keyEnd[alen])))
 	case LayoutAll:
-		if key[alen] == 0 && keyEnd[alen] == 255 {
+		switch lo, hi := key[alen], keyEnd[alen]; {
+		case lo == 0 && hi == 255:
 			return addr + " . all"
+		case lo == hi:
+			return fmt.Sprintf("%s . %s", addr, protoText(model.Protocol(lo)))
+		default:
+			return fmt.Sprintf("%s . %s", addr, rangeText(uint16(lo), uint16(hi)))
 		}
-		return fmt.Sprintf("%s . %s", addr, protoText(model.Protocol(key[alen])))
 	default:
 		lo, hi := binary.BigEndian.Uint16(key[alen+4:]), binary.BigEndian.Uint16(keyEnd[alen+4:])
 		return fmt.Sprintf("%s . %s . %s", addr, protoText(model.Protocol(key[alen])), rangeText(lo, hi))

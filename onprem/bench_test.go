@@ -1,0 +1,192 @@
+package onprem
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/microseg/microseg/model"
+)
+
+// bigPolicy is a host policy with n allowed (prefix, protocol, port) tuples into the
+// host: 10.0.0.0/24 upwards, four TCP ports each; single addresses instead of /24s
+// when exact is set. extra permits are added as they are.
+func bigPolicy(n int, exact bool, extra ...Permit) *HostPolicy {
+	hp := &HostPolicy{
+		Target: "bench", Host: "h", Segments: []string{"big"}, Mode: model.ModeEnforce,
+		Management:      []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+		ManagementPorts: []model.ServicePort{{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 22, Last: 22}}},
+		LogGroup:        DefaultLogGroup,
+	}
+	for i := range n {
+		j := i / 4
+		addr := netip.AddrFrom4([4]byte{10, byte(j >> 16), byte(j >> 8), byte(j)})
+		bits := 32
+		if !exact {
+			addr = netip.AddrFrom4([4]byte{10, byte(j >> 8), byte(j), 0})
+			bits = 24
+		}
+		port := uint16(1000 + i%4)
+		hp.Ingress = append(hp.Ingress, Permit{netip.PrefixFrom(addr, bits), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: port, Last: port}}})
+	}
+	hp.Ingress = append(hp.Ingress, extra...)
+	return hp
+}
+
+func countElements(rs *Ruleset) int {
+	n := 0
+	for _, s := range rs.Sets {
+		n += len(s.Elements)
+	}
+	return n
+}
+
+// BenchmarkApplyFull loads a 100,000-tuple ruleset into an empty namespace in one
+// transaction, then reads it back and counts (untimed), as every large apply must.
+func BenchmarkApplyFull(b *testing.B) {
+	l := newLab(b, "h")
+	e := NewEnforcer(l.hosts["h"].ns)
+	rs := Build(bigPolicy(100_000, false))
+	want := countElements(rs)
+	resetPeakRSS()
+	for b.Loop() {
+		b.StopTimer()
+		exec.Command("ip", "netns", "exec", l.hosts["h"].ns, "nft", "delete", "table", "inet", TableName).Run()
+		b.StartTimer()
+		if _, err := e.Apply(rs); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		back, err := e.Observe()
+		if err != nil || countElements(back) != want {
+			b.Fatalf("read back %d elements, want %d (%v)", countElements(back), want, err)
+		}
+		b.StartTimer()
+	}
+	reportPeakRSS(b)
+}
+
+// BenchmarkNftFile loads the same ruleset as BenchmarkApplyFull with `nft -f`, from
+// the text nft itself lists for it, for comparison.
+func BenchmarkNftFile(b *testing.B) {
+	l := newLab(b, "h")
+	ns := l.hosts["h"].ns
+	e := NewEnforcer(ns)
+	rs := Build(bigPolicy(100_000, false))
+	if _, err := e.Apply(rs); err != nil {
+		b.Fatal(err)
+	}
+	text := l.nft("h", "--stateless", "list", "table", "inet", TableName)
+	file := filepath.Join(b.TempDir(), "ruleset.nft")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	want := countElements(rs)
+	for b.Loop() {
+		b.StopTimer()
+		l.nft("h", "delete", "table", "inet", TableName)
+		b.StartTimer()
+		if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "-f", file).CombinedOutput(); err != nil {
+			b.Fatalf("nft -f: %v\n%s", err, out)
+		}
+		b.StopTimer()
+		back, err := e.Observe()
+		if err != nil || countElements(back) != want {
+			b.Fatalf("read back %d elements, want %d (%v)", countElements(back), want, err)
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkApplyIncremental changes one allow of the 100,000-tuple ruleset: one
+// element out, another in.
+func BenchmarkApplyIncremental(b *testing.B) {
+	l := newLab(b, "h")
+	e := NewEnforcer(l.hosts["h"].ns)
+	one := Permit{netip.MustParsePrefix("172.16.0.0/24"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 443, Last: 443}}}
+	other := Permit{netip.MustParsePrefix("172.16.1.0/24"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 443, Last: 443}}}
+	a, c := Build(bigPolicy(100_000, false, one)), Build(bigPolicy(100_000, false, other))
+	if _, err := e.Apply(a); err != nil {
+		b.Fatal(err)
+	}
+	next := c
+	for b.Loop() {
+		stats, err := e.Apply(next)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if stats.Full || stats.ElementsAdded != 1 || stats.ElementsRemoved != 1 {
+			b.Fatalf("apply sent %+v, want one element in and one out", stats)
+		}
+		if next == c {
+			next = a
+		} else {
+			next = c
+		}
+	}
+}
+
+// BenchmarkObserve reads the 100,000-tuple table back.
+func BenchmarkObserve(b *testing.B) {
+	l := newLab(b, "h")
+	e := NewEnforcer(l.hosts["h"].ns)
+	rs := Build(bigPolicy(100_000, false))
+	if _, err := e.Apply(rs); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		back, err := e.Observe()
+		if err != nil || countElements(back) != countElements(rs) {
+			b.Fatalf("read back %d elements (%v)", countElements(back), err)
+		}
+	}
+}
+
+// BenchmarkPacketPath opens TCP connections from one namespace to another through a
+// ruleset of 10 or 100,000 allows; the cost of a packet must not grow with them. The
+// allow that admits the connections is an exact element among exact ones, or a
+// prefix among prefixes (the interval set).
+func BenchmarkPacketPath(b *testing.B) {
+	for _, exact := range []bool{true, false} {
+		for _, n := range []int{10, 100_000} {
+			kind := "range"
+			if exact {
+				kind = "exact"
+			}
+			b.Run(fmt.Sprintf("%s/allows=%d", kind, n), func(b *testing.B) {
+				l := newLab(b, "client", "server")
+				l.serve("server", 8080)
+				client := netip.MustParsePrefix("10.99.0.11/32")
+				if !exact {
+					client = netip.MustParsePrefix("10.99.0.0/24")
+				}
+				permit := Permit{client, model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 8080, Last: 8080}}}
+				if _, err := NewEnforcer(l.hosts["server"].ns).Apply(Build(bigPolicy(n, exact, permit))); err != nil {
+					b.Fatal(err)
+				}
+				var conns int
+				start := time.Now()
+				err := inNetns(l.hosts["client"].ns, func() error {
+					for b.Loop() {
+						c, err := net.DialTimeout("tcp", "10.99.0.12:8080", time.Second)
+						if err != nil {
+							return err
+						}
+						c.Close()
+						conns++
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(conns)/time.Since(start).Seconds(), "conns/s")
+			})
+		}
+	}
+}
