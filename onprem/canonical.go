@@ -20,10 +20,25 @@ func (rs *Ruleset) Objects() []model.Object {
 	for _, c := range rs.Chains {
 		objs = append(objs, model.Object{Kind: model.ObjectSegment, Key: "chain " + c.Name, Fields: []model.Field{{Name: "policy", Value: c.Policy}}})
 	}
+	revoked := map[string]map[string]bool{} // set name -> revoked element texts
+	for _, s := range rs.Sets {
+		if base, ok := strings.CutSuffix(s.Spec.Name, revokedSuffix); ok {
+			revoked[base] = map[string]bool{}
+			for _, e := range s.Elements {
+				revoked[base][e.Text] = true
+			}
+		}
+	}
 	for _, s := range rs.Sets {
 		objs = append(objs, model.Object{Kind: model.ObjectSegment, Key: "set " + s.Spec.Name, Fields: []model.Field{{Name: "type", Value: s.Spec.Describe()}}})
+		if strings.HasSuffix(s.Spec.Name, revokedSuffix) {
+			continue // its elements count through the set they revoke from
+		}
+		// What a set enforces is its elements less the revoked ones.
 		for _, e := range s.Elements {
-			objs = append(objs, model.Object{Kind: model.ObjectRule, Key: "element " + s.Spec.Name + " " + e.Text})
+			if !revoked[s.Spec.Name][e.Text] {
+				objs = append(objs, model.Object{Kind: model.ObjectRule, Key: "element " + s.Spec.Name + " " + e.Text})
+			}
 		}
 	}
 	// A rule's position counts among microseg's own rules of its chain, so that a rule

@@ -24,7 +24,7 @@ func TestDriftIsObservedAndRepaired(t *testing.T) {
 	l := newLab(t, "web-01", "app-01", "db-01")
 	serveLab(l)
 	desired := applyLab(t, l, labPolicy(t, "testdata/lab"))
-	e := NewEnforcer(l.hosts["app-01"].ns)
+	e := l.enforcer("app-01")
 	// A table of someone else's: microseg must never touch it.
 	l.nft("app-01", "add", "table", "inet", "other")
 	l.nft("app-01", "add", "chain", "inet", "other", "c")
@@ -106,7 +106,7 @@ func TestMakeBeforeBreak(t *testing.T) {
 			}
 		}
 	}()
-	e := NewEnforcer(l.hosts["app-01"].ns)
+	e := l.enforcer("app-01")
 	for i := range 20 {
 		next := state
 		if i%2 == 0 {
@@ -140,10 +140,10 @@ func TestCommitConfirmed(t *testing.T) {
 	// db's side of the wider policy goes in for good; app's side is the change tested.
 	widerState := labPolicy(t, "testdata/lab-wider")
 	dbPolicy, _ := ForHost(widerState, "db-01")
-	if _, err := NewEnforcer(l.hosts["db-01"].ns).Apply(Build(dbPolicy)); err != nil {
+	if _, err := l.enforcer("db-01").Apply(Build(dbPolicy)); err != nil {
 		t.Fatal(err)
 	}
-	e := NewEnforcer(l.hosts["app-01"].ns)
+	e := l.enforcer("app-01")
 	before, _ := e.Observe()
 	hp, _ := ForHost(widerState, "app-01")
 	wider := Build(hp)

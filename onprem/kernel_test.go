@@ -31,13 +31,13 @@ func labPolicy(t *testing.T, dir string) *model.DesiredState {
 func applyLab(t *testing.T, l *lab, state *model.DesiredState) map[string]*Ruleset {
 	t.Helper()
 	out := map[string]*Ruleset{}
-	for host, h := range l.hosts {
+	for host := range l.hosts {
 		hp, err := ForHost(state, host)
 		if err != nil {
 			t.Fatal(err)
 		}
 		desired := Build(hp)
-		e := NewEnforcer(h.ns)
+		e := l.enforcer(host)
 		if _, err := e.Apply(desired); err != nil {
 			t.Fatalf("apply %s: %v", host, err)
 		}
@@ -136,7 +136,7 @@ func TestRulesetGolden(t *testing.T) {
 // load, and read back as written.
 func TestOverlappingPermitsApply(t *testing.T) {
 	l := newLab(t, "h")
-	e := NewEnforcer(l.hosts["h"].ns)
+	e := l.enforcer("h")
 	rs := Build(bigPolicy(1000, false,
 		Permit{netip.MustParsePrefix("0.0.0.0/0"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 1000, Last: 1001}}},
 		Permit{netip.MustParsePrefix("::/0"), model.ServicePort{Protocol: model.ProtocolICMPv6, Ports: model.PortRange{First: 0, Last: 255}}},
@@ -151,5 +151,57 @@ func TestOverlappingPermitsApply(t *testing.T) {
 	}
 	if plan := planText("h", rs, back); !strings.HasPrefix(plan, "target h: 0 to add, 0 to change, 0 to remove") {
 		t.Errorf("read back differs:\n%s", plan)
+	}
+}
+
+// TestRevokedElements: removing an interval element revokes it (fast) rather than
+// deleting it (slow in the kernel); traffic must follow the policy at every step.
+func TestRevokedElements(t *testing.T) {
+	l := newLab(t, "web-01", "app-01")
+	l.serve("app-01", 8080)
+	e := l.enforcer("app-01")
+	webNet := func(ports ...uint16) Permit {
+		return Permit{netip.MustParsePrefix("10.99.0.0/24"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: ports[0], Last: ports[len(ports)-1]}}}
+	}
+	steps := []struct {
+		name    string
+		rs      *Ruleset
+		full    bool
+		passes  bool
+		revoked int
+	}{
+		{"first apply", Build(bigPolicy(1000, false, webNet(8080))), true, true, 0},
+		{"allow removed: revoked", Build(bigPolicy(1000, false)), false, false, 1},
+		{"allow back: revived", Build(bigPolicy(1000, false, webNet(8080))), false, true, 0},
+		{"removed again", Build(bigPolicy(1000, false)), false, false, 1},
+		{"widened over a revoked element: whole table", Build(bigPolicy(1000, false, webNet(8080, 8081))), true, true, 0},
+	}
+	for _, st := range steps {
+		stats, err := e.Apply(st.rs)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if stats.Full != st.full {
+			t.Errorf("%s: whole table = %v, want %v", st.name, stats.Full, st.full)
+		}
+		back, err := e.Observe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan := planText("app-01", st.rs, back); !strings.HasPrefix(plan, "target app-01: 0 to add, 0 to change, 0 to remove") {
+			t.Errorf("%s: read back differs:\n%s", st.name, plan)
+		}
+		revoked := 0
+		for _, s := range back.Sets {
+			if strings.HasSuffix(s.Spec.Name, revokedSuffix) {
+				revoked += len(s.Elements)
+			}
+		}
+		if revoked != st.revoked {
+			t.Errorf("%s: %d revoked elements, want %d", st.name, revoked, st.revoked)
+		}
+		if err := l.probe("web-01", "tcp", "10.99.0.12:8080"); (err == nil) != st.passes {
+			t.Errorf("%s: web -> app passes = %v, want %v", st.name, err == nil, st.passes)
+		}
 	}
 }

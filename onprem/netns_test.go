@@ -260,3 +260,10 @@ func (l *lab) nft(host string, args ...string) string {
 	l.t.Helper()
 	return run(l.t, "ip", append([]string{"netns", "exec", l.hosts[host].ns, "nft"}, args...)...)
 }
+
+// enforcer returns an enforcer for host's namespace, closed when the test ends.
+func (l *lab) enforcer(host string) *Enforcer {
+	e := NewEnforcer(l.hosts[host].ns)
+	l.t.Cleanup(func() { e.Close() })
+	return e
+}

@@ -21,11 +21,10 @@ func (e *Enforcer) Observe() (*Ruleset, error) {
 }
 
 func (e *Enforcer) observe() (*Ruleset, error) {
-	c, done, err := e.conn()
+	c, err := e.conn()
 	if err != nil {
 		return nil, err
 	}
-	defer done()
 	t, err := c.ListTableOfFamily(TableName, nftables.TableFamilyINet)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), "no such file") {
@@ -99,7 +98,7 @@ func (e *Enforcer) observe() (*Ruleset, error) {
 // name: a set whose type does not fit its name is reported as drift through Describe.
 func specOf(s *nftables.Set) SetSpec {
 	spec := SetSpec{Name: s.Name}
-	name := s.Name
+	name := strings.TrimSuffix(s.Name, revokedSuffix)
 	for _, prefix := range []string{"mgmtout", "mgmt", "in", "out"} {
 		if rest, ok := strings.CutPrefix(name, prefix); ok && rest != "" {
 			spec.IPv6 = rest[0] == '6'

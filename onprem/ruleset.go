@@ -107,6 +107,14 @@ func Build(hp *HostPolicy) *Ruleset {
 		sets[mgmtName("mgmt", v6)] = &Set{Spec: SetSpec{Name: mgmtName("mgmt", v6), IPv6: v6, Layout: LayoutRange}}
 		sets[mgmtName("mgmtout", v6)] = &Set{Spec: SetSpec{Name: mgmtName("mgmtout", v6), IPv6: v6, Layout: LayoutAll}}
 	}
+	// Every interval set has a companion of revoked elements (see tombstones.go).
+	for _, name := range model.SortedKeys(sets) {
+		if spec := sets[name].Spec; spec.interval() {
+			rev := spec
+			rev.Name = revokedName(spec.Name)
+			sets[rev.Name] = &Set{Spec: rev}
+		}
+	}
 	for dir, permits := range map[string][]Permit{"in": hp.Ingress, "out": hp.Egress} {
 		for _, p := range permits {
 			v6 := !p.Peer.Addr().Is4()
@@ -251,10 +259,12 @@ func lookupRule(spec SetSpec, input bool) []expr.Any {
 			&expr.Payload{DestRegister: next + 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		)
 	}
-	return append(exprs,
-		&expr.Lookup{SourceRegister: reg1, SetName: spec.Name},
-		&expr.Verdict{Kind: expr.VerdictAccept},
-	)
+	exprs = append(exprs, &expr.Lookup{SourceRegister: reg1, SetName: spec.Name})
+	if spec.interval() {
+		// The key is still in the registers: accept only if it is not revoked.
+		exprs = append(exprs, &expr.Lookup{SourceRegister: reg1, SetName: revokedName(spec.Name), Invert: true})
+	}
+	return append(exprs, &expr.Verdict{Kind: expr.VerdictAccept})
 }
 
 // logRule ends each chain: count what falls through, and log it to NFLOG, rate-limited.
