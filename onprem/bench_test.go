@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microseg/microseg/internal/netlab"
 	"github.com/microseg/microseg/model"
 )
 
@@ -51,8 +52,8 @@ func countElements(rs *Ruleset) int {
 // BenchmarkApplyFull loads a 100,000-tuple ruleset into an empty namespace in one
 // transaction, then reads it back and counts (untimed), as every large apply must.
 func BenchmarkApplyFull(b *testing.B) {
-	l := newLab(b, "h")
-	e := l.enforcer("h")
+	l := netlab.New(b, "h")
+	e := enforcerFor(l, "h")
 	rs := Build(bigPolicy(100_000, false))
 	want := countElements(rs)
 	if want < 100_000 {
@@ -61,7 +62,7 @@ func BenchmarkApplyFull(b *testing.B) {
 	resetPeakRSS()
 	for b.Loop() {
 		b.StopTimer()
-		exec.Command("ip", "netns", "exec", l.hosts["h"].ns, "nft", "delete", "table", "inet", TableName).Run()
+		exec.Command("ip", "netns", "exec", l.Hosts["h"].NS, "nft", "delete", "table", "inet", TableName).Run()
 		b.StartTimer()
 		if _, err := e.Apply(rs); err != nil {
 			b.Fatal(err)
@@ -79,14 +80,14 @@ func BenchmarkApplyFull(b *testing.B) {
 // BenchmarkNftFile loads the same ruleset as BenchmarkApplyFull with `nft -f`, from
 // the text nft itself lists for it, for comparison.
 func BenchmarkNftFile(b *testing.B) {
-	l := newLab(b, "h")
-	ns := l.hosts["h"].ns
-	e := l.enforcer("h")
+	l := netlab.New(b, "h")
+	ns := l.Hosts["h"].NS
+	e := enforcerFor(l, "h")
 	rs := Build(bigPolicy(100_000, false))
 	if _, err := e.Apply(rs); err != nil {
 		b.Fatal(err)
 	}
-	text := l.nft("h", "--stateless", "list", "table", "inet", TableName)
+	text := l.Nft("h", "--stateless", "list", "table", "inet", TableName)
 	file := filepath.Join(b.TempDir(), "ruleset.nft")
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		b.Fatal(err)
@@ -94,7 +95,7 @@ func BenchmarkNftFile(b *testing.B) {
 	want := countElements(rs)
 	for b.Loop() {
 		b.StopTimer()
-		l.nft("h", "delete", "table", "inet", TableName)
+		l.Nft("h", "delete", "table", "inet", TableName)
 		b.StartTimer()
 		if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "-f", file).CombinedOutput(); err != nil {
 			b.Fatalf("nft -f: %v\n%s", err, out)
@@ -115,8 +116,8 @@ func BenchmarkNftFile(b *testing.B) {
 func BenchmarkApplyIncremental(b *testing.B) {
 	for _, n := range []int{10, 100_000} {
 		b.Run(fmt.Sprintf("tuples=%d", n), func(b *testing.B) {
-			l := newLab(b, "h")
-			e := l.enforcer("h")
+			l := netlab.New(b, "h")
+			e := enforcerFor(l, "h")
 			one := Permit{netip.MustParsePrefix("172.16.0.0/24"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 443, Last: 443}}}
 			other := Permit{netip.MustParsePrefix("172.16.1.0/24"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 443, Last: 443}}}
 			a, c := Build(bigPolicy(n, false, one)), Build(bigPolicy(n, false, other))
@@ -144,8 +145,8 @@ func BenchmarkApplyIncremental(b *testing.B) {
 
 // BenchmarkObserve reads the 100,000-tuple table back.
 func BenchmarkObserve(b *testing.B) {
-	l := newLab(b, "h")
-	e := l.enforcer("h")
+	l := netlab.New(b, "h")
+	e := enforcerFor(l, "h")
 	rs := Build(bigPolicy(100_000, false))
 	if _, err := e.Apply(rs); err != nil {
 		b.Fatal(err)
@@ -170,19 +171,19 @@ func BenchmarkPacketPath(b *testing.B) {
 				kind = "exact"
 			}
 			b.Run(fmt.Sprintf("%s/allows=%d", kind, n), func(b *testing.B) {
-				l := newLab(b, "client", "server")
-				l.serve("server", 8080)
+				l := netlab.New(b, "client", "server")
+				l.Serve("server", 8080)
 				client := netip.MustParsePrefix("10.99.0.11/32")
 				if !exact {
 					client = netip.MustParsePrefix("10.99.0.0/24")
 				}
 				permit := Permit{client, model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 8080, Last: 8080}}}
-				if _, err := l.enforcer("server").Apply(Build(bigPolicy(n, exact, permit))); err != nil {
+				if _, err := enforcerFor(l, "server").Apply(Build(bigPolicy(n, exact, permit))); err != nil {
 					b.Fatal(err)
 				}
 				var conns int
 				start := time.Now()
-				err := inNetns(l.hosts["client"].ns, func() error {
+				err := netlab.InNetns(l.Hosts["client"].NS, func() error {
 					for b.Loop() {
 						c, err := net.DialTimeout("tcp", "10.99.0.12:8080", time.Second)
 						if err != nil {

@@ -84,6 +84,12 @@ func (p *Pending) Confirm() error {
 	return nil
 }
 
+// Cancel rolls the change back now instead of waiting for the timeout.
+func (p *Pending) Cancel() {
+	p.timer.Stop()
+	p.rollback()
+}
+
 // Done is closed once the change is confirmed or rolled back.
 func (p *Pending) Done() <-chan struct{} { return p.done }
 

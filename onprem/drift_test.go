@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microseg/microseg/internal/netlab"
 	"github.com/microseg/microseg/model"
 )
 
@@ -21,14 +22,14 @@ func planText(host string, desired, observed *Ruleset) string {
 // operator might, checks that Observe reports exactly that change, and that Apply
 // restores the policy and the traffic it allows.
 func TestDriftIsObservedAndRepaired(t *testing.T) {
-	l := newLab(t, "web-01", "app-01", "db-01")
+	l := netlab.New(t, "web-01", "app-01", "db-01")
 	serveLab(l)
 	desired := applyLab(t, l, labPolicy(t, "testdata/lab"))
-	e := l.enforcer("app-01")
+	e := enforcerFor(l, "app-01")
 	// A table of someone else's: microseg must never touch it.
-	l.nft("app-01", "add", "table", "inet", "other")
-	l.nft("app-01", "add", "chain", "inet", "other", "c")
-	l.nft("app-01", "add", "rule", "inet", "other", "c", "counter")
+	l.Nft("app-01", "add", "table", "inet", "other")
+	l.Nft("app-01", "add", "chain", "inet", "other", "c")
+	l.Nft("app-01", "add", "rule", "inet", "other", "c", "counter")
 
 	tests := []struct {
 		name   string
@@ -54,7 +55,7 @@ func TestDriftIsObservedAndRepaired(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, cmd := range tt.change {
-				l.nft("app-01", strings.Fields(cmd)...)
+				l.Nft("app-01", strings.Fields(cmd)...)
 			}
 			observed, err := e.Observe()
 			if err != nil {
@@ -76,10 +77,10 @@ func TestDriftIsObservedAndRepaired(t *testing.T) {
 			if again, _ := e.Observe(); planText("app-01", desired["app-01"], again) != "target app-01: 0 to add, 0 to change, 0 to remove\n" {
 				t.Errorf("after repair:\n%s", planText("app-01", desired["app-01"], again))
 			}
-			l.check(t, labChecks())
+			checkFlows(t, l, labChecks())
 		})
 	}
-	if out := l.nft("app-01", "list", "table", "inet", "other"); !strings.Contains(out, "counter") {
+	if out := l.Nft("app-01", "list", "table", "inet", "other"); !strings.Contains(out, "counter") {
 		t.Errorf("the foreign table was changed:\n%s", out)
 	}
 }
@@ -87,7 +88,7 @@ func TestDriftIsObservedAndRepaired(t *testing.T) {
 // TestMakeBeforeBreak keeps opening connections on an allowed flow while the policy
 // changes around it, by set elements only and by a whole-table replace; none may fail.
 func TestMakeBeforeBreak(t *testing.T) {
-	l := newLab(t, "web-01", "app-01", "db-01")
+	l := netlab.New(t, "web-01", "app-01", "db-01")
 	serveLab(l)
 	state := labPolicy(t, "testdata/lab")
 	applyLab(t, l, state)
@@ -100,13 +101,13 @@ func TestMakeBeforeBreak(t *testing.T) {
 		defer close(done)
 		for ctx.Err() == nil {
 			attempts.Add(1)
-			if err := l.probe("web-01", "tcp", "10.99.0.12:8080"); err != nil {
+			if err := l.Probe("web-01", "tcp", "10.99.0.12:8080"); err != nil {
 				failures.Add(1)
 				t.Logf("connection failed during the change: %v", err)
 			}
 		}
 	}()
-	e := l.enforcer("app-01")
+	e := enforcerFor(l, "app-01")
 	for i := range 20 {
 		next := state
 		if i%2 == 0 {
@@ -118,7 +119,7 @@ func TestMakeBeforeBreak(t *testing.T) {
 		}
 		rs := Build(hp)
 		if i%4 == 0 { // now and then force a whole-table replace
-			l.nft("app-01", "insert", "rule", "inet", "microseg", "input", "tcp", "dport", "9", "accept")
+			l.Nft("app-01", "insert", "rule", "inet", "microseg", "input", "tcp", "dport", "9", "accept")
 		}
 		if _, err := e.Apply(rs); err != nil {
 			t.Fatal(err)
@@ -134,16 +135,16 @@ func TestMakeBeforeBreak(t *testing.T) {
 }
 
 func TestCommitConfirmed(t *testing.T) {
-	l := newLab(t, "web-01", "app-01", "db-01")
+	l := netlab.New(t, "web-01", "app-01", "db-01")
 	serveLab(l)
 	applyLab(t, l, labPolicy(t, "testdata/lab"))
 	// db's side of the wider policy goes in for good; app's side is the change tested.
 	widerState := labPolicy(t, "testdata/lab-wider")
 	dbPolicy, _ := ForHost(widerState, "db-01")
-	if _, err := l.enforcer("db-01").Apply(Build(dbPolicy)); err != nil {
+	if _, err := enforcerFor(l, "db-01").Apply(Build(dbPolicy)); err != nil {
 		t.Fatal(err)
 	}
-	e := l.enforcer("app-01")
+	e := enforcerFor(l, "app-01")
 	before, _ := e.Observe()
 	hp, _ := ForHost(widerState, "app-01")
 	wider := Build(hp)
@@ -153,7 +154,7 @@ func TestCommitConfirmed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.probe("db-01", "tcp", "10.99.0.12:8080"); err != nil {
+	if err := l.Probe("db-01", "tcp", "10.99.0.12:8080"); err != nil {
 		t.Fatalf("the change is not in force: %v", err)
 	}
 	select {
@@ -171,7 +172,7 @@ func TestCommitConfirmed(t *testing.T) {
 	if plan := planText("app-01", before, after); !strings.HasPrefix(plan, "target app-01: 0 to add, 0 to change, 0 to remove") {
 		t.Errorf("rolled back ruleset differs from the one before:\n%s", plan)
 	}
-	if err := l.probe("db-01", "tcp", "10.99.0.12:8080"); err == nil {
+	if err := l.Probe("db-01", "tcp", "10.99.0.12:8080"); err == nil {
 		t.Error("after the rollback db still reaches app")
 	}
 
@@ -184,7 +185,7 @@ func TestCommitConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(600 * time.Millisecond)
-	if err := l.probe("db-01", "tcp", "10.99.0.12:8080"); err != nil {
+	if err := l.Probe("db-01", "tcp", "10.99.0.12:8080"); err != nil {
 		t.Errorf("a confirmed change did not stay: %v", err)
 	}
 }
@@ -192,10 +193,10 @@ func TestCommitConfirmed(t *testing.T) {
 // TestAuditModeLogsWouldDrop checks that in audit mode denied traffic flows and the
 // host's NFLOG group yields would-drop records for it.
 func TestAuditModeLogsWouldDrop(t *testing.T) {
-	l := newLab(t, "web-01", "app-01", "db-01")
+	l := netlab.New(t, "web-01", "app-01", "db-01")
 	serveLab(l)
 	applyLab(t, l, labPolicy(t, "testdata/lab-audit"))
-	r, err := OpenFlowLog(FlowLogConfig{Group: 42, NetNS: l.hosts["db-01"].ns, Target: "lab", Host: "db-01"})
+	r, err := OpenFlowLog(FlowLogConfig{Group: 42, NetNS: l.Hosts["db-01"].NS, Target: "lab", Host: "db-01"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,10 +207,10 @@ func TestAuditModeLogsWouldDrop(t *testing.T) {
 	go r.Run(ctx, func(rec model.FlowRecord) { records <- rec })
 
 	// web -> db is not allowed; in audit mode it passes all the same.
-	if err := l.probe("web-01", "tcp", "10.99.0.13:5432"); err != nil {
+	if err := l.Probe("web-01", "tcp", "10.99.0.13:5432"); err != nil {
 		t.Fatalf("audit mode blocked a flow: %v", err)
 	}
-	if err := l.probe("app-01", "tcp", "10.99.0.13:5432"); err != nil {
+	if err := l.Probe("app-01", "tcp", "10.99.0.13:5432"); err != nil {
 		t.Fatalf("allowed flow failed: %v", err)
 	}
 	for {

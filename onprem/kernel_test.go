@@ -9,6 +9,7 @@ import (
 
 	hclload "github.com/microseg/microseg/hcl"
 	goldenfile "github.com/microseg/microseg/internal/golden"
+	"github.com/microseg/microseg/internal/netlab"
 	"github.com/microseg/microseg/model"
 )
 
@@ -28,16 +29,16 @@ func labPolicy(t *testing.T, dir string) *model.DesiredState {
 
 // applyLab renders and applies each lab host's ruleset and checks that reading it
 // back gives exactly what was written.
-func applyLab(t *testing.T, l *lab, state *model.DesiredState) map[string]*Ruleset {
+func applyLab(t *testing.T, l *netlab.Lab, state *model.DesiredState) map[string]*Ruleset {
 	t.Helper()
 	out := map[string]*Ruleset{}
-	for host := range l.hosts {
+	for host := range l.Hosts {
 		hp, err := ForHost(state, host)
 		if err != nil {
 			t.Fatal(err)
 		}
 		desired := Build(hp)
-		e := l.enforcer(host)
+		e := enforcerFor(l, host)
 		if _, err := e.Apply(desired); err != nil {
 			t.Fatalf("apply %s: %v", host, err)
 		}
@@ -63,18 +64,18 @@ type flowCheck struct {
 	pass     bool
 }
 
-func (l *lab) check(t *testing.T, checks []flowCheck) {
+func checkFlows(t *testing.T, l *netlab.Lab, checks []flowCheck) {
 	t.Helper()
 	for _, c := range checks {
-		addr := l.hosts[c.to].ipv4
+		addr := l.Hosts[c.to].IPv4
 		if c.v6 {
-			addr = l.hosts[c.to].ipv6
+			addr = l.Hosts[c.to].IPv6
 		}
 		var err error
 		if c.network == "icmp" {
-			err = l.ping(c.from, addr)
+			err = l.Ping(c.from, addr)
 		} else {
-			err = l.probe(c.from, c.network, net.JoinHostPort(addr, fmt.Sprint(c.port)))
+			err = l.Probe(c.from, c.network, net.JoinHostPort(addr, fmt.Sprint(c.port)))
 		}
 		name := fmt.Sprintf("%s -> %s %s/%d v6=%v", c.from, c.to, c.network, c.port, c.v6)
 		switch {
@@ -105,38 +106,38 @@ func labChecks() []flowCheck {
 	return checks
 }
 
-func serveLab(l *lab) {
-	l.serve("app-01", 8080)
-	l.serve("db-01", 5432)
-	l.serve("db-01", 5514)
-	l.serve("web-01", 8080)
+func serveLab(l *netlab.Lab) {
+	l.Serve("app-01", 8080)
+	l.Serve("db-01", 5432)
+	l.Serve("db-01", 5514)
+	l.Serve("web-01", 8080)
 }
 
 func TestEnforceTraffic(t *testing.T) {
-	l := newLab(t, "web-01", "app-01", "db-01")
+	l := netlab.New(t, "web-01", "app-01", "db-01")
 	serveLab(l)
 	// Before any policy everything passes: the hosts are in no microseg table yet.
-	l.check(t, []flowCheck{{"web-01", "db-01", "tcp", 5432, false, true}, {"web-01", "db-01", "icmp", 0, true, true}})
+	checkFlows(t, l, []flowCheck{{"web-01", "db-01", "tcp", 5432, false, true}, {"web-01", "db-01", "icmp", 0, true, true}})
 	applyLab(t, l, labPolicy(t, "testdata/lab"))
-	l.check(t, labChecks())
+	checkFlows(t, l, labChecks())
 }
 
 // TestRulesetGolden compares what the kernel holds after an apply, as nft lists it
 // (stateless: without counter values)
 // from a netlink read-back, with testdata/app-01.nft.golden.
 func TestRulesetGolden(t *testing.T) {
-	l := newLab(t, "web-01", "app-01", "db-01")
+	l := netlab.New(t, "web-01", "app-01", "db-01")
 	applyLab(t, l, labPolicy(t, "testdata/lab"))
-	goldenfile.Check(t, "app-01.nft.golden", []byte(l.nft("app-01", "--stateless", "list", "table", "inet", "microseg")))
-	goldenfile.Check(t, "db-01.nft.golden", []byte(l.nft("db-01", "--stateless", "list", "table", "inet", "microseg")))
+	goldenfile.Check(t, "app-01.nft.golden", []byte(l.Nft("app-01", "--stateless", "list", "table", "inet", "microseg")))
+	goldenfile.Check(t, "db-01.nft.golden", []byte(l.Nft("db-01", "--stateless", "list", "table", "inet", "microseg")))
 }
 
 // TestOverlappingPermitsApply: the kernel refuses overlapping interval elements, so
 // overlapping allows (the internet and a partner /24 on the same port) must still
 // load, and read back as written.
 func TestOverlappingPermitsApply(t *testing.T) {
-	l := newLab(t, "h")
-	e := l.enforcer("h")
+	l := netlab.New(t, "h")
+	e := enforcerFor(l, "h")
 	rs := Build(bigPolicy(1000, false,
 		Permit{netip.MustParsePrefix("0.0.0.0/0"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 1000, Last: 1001}}},
 		Permit{netip.MustParsePrefix("::/0"), model.ServicePort{Protocol: model.ProtocolICMPv6, Ports: model.PortRange{First: 0, Last: 255}}},
@@ -157,9 +158,9 @@ func TestOverlappingPermitsApply(t *testing.T) {
 // TestRevokedElements: removing an interval element revokes it (fast) rather than
 // deleting it (slow in the kernel); traffic must follow the policy at every step.
 func TestRevokedElements(t *testing.T) {
-	l := newLab(t, "web-01", "app-01")
-	l.serve("app-01", 8080)
-	e := l.enforcer("app-01")
+	l := netlab.New(t, "web-01", "app-01")
+	l.Serve("app-01", 8080)
+	e := enforcerFor(l, "app-01")
 	webNet := func(ports ...uint16) Permit {
 		return Permit{netip.MustParsePrefix("10.99.0.0/24"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: ports[0], Last: ports[len(ports)-1]}}}
 	}
@@ -200,8 +201,15 @@ func TestRevokedElements(t *testing.T) {
 		if revoked != st.revoked {
 			t.Errorf("%s: %d revoked elements, want %d", st.name, revoked, st.revoked)
 		}
-		if err := l.probe("web-01", "tcp", "10.99.0.12:8080"); (err == nil) != st.passes {
+		if err := l.Probe("web-01", "tcp", "10.99.0.12:8080"); (err == nil) != st.passes {
 			t.Errorf("%s: web -> app passes = %v, want %v", st.name, err == nil, st.passes)
 		}
 	}
+}
+
+// enforcerFor returns an enforcer for host's namespace, closed when the test ends.
+func enforcerFor(l *netlab.Lab, host string) *Enforcer {
+	e := NewEnforcer(l.Hosts[host].NS)
+	l.T.Cleanup(func() { e.Close() })
+	return e
 }

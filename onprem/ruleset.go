@@ -51,6 +51,7 @@ const (
 	keyInvalid     = "ct-invalid"
 	keyLoopback    = "loopback"
 	keyNeighbour   = "icmpv6-nd"
+	keyMLD         = "icmpv6-mld2"
 	keyLog         = "log"
 )
 
@@ -154,6 +155,7 @@ func Build(hp *HostPolicy) *Ruleset {
 			Rule{chain, keyInvalid, ctStateRule(expr.CtStateBitINVALID, expr.VerdictDrop)},
 			Rule{chain, keyLoopback, loopbackRule(chain)},
 			Rule{chain, keyNeighbour, neighbourRule()},
+			Rule{chain, keyMLD, mldRule()},
 		)
 		for _, v6 := range []bool{false, true} {
 			if chain == "input" {
@@ -209,18 +211,33 @@ func loopbackRule(chain string) []expr.Any {
 	}
 }
 
-// neighbourRule accepts ICMPv6 router and neighbour solicitations and advertisements
-// (types 133-136): without them IPv6 resolves no neighbour and nothing connects.
-func neighbourRule() []expr.Any {
+// neighbourRule accepts the ICMPv6 messages IPv6 cannot work without: multicast
+// listener queries, reports and done (types 130-132; MLDv2 reports, type 143, go by
+// mldRule), router and neighbour solicitations and advertisements (133-136). Without
+// neighbour discovery nothing connects; without MLD, switches that snoop it stop
+// delivering the solicited-node multicast neighbour discovery relies on.
+func neighbourRule() []expr.Any { return icmpv6TypesRule(130, 136) }
+
+func mldRule() []expr.Any { return icmpv6TypesRule(143, 143) }
+
+func icmpv6TypesRule(first, last byte) []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.NFPROTO_IPV6}},
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.IPPROTO_ICMPV6}},
 		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
-		&expr.Range{Op: expr.CmpOpEq, Register: reg1, FromData: []byte{133}, ToData: []byte{136}},
+		match(first, last),
 		&expr.Verdict{Kind: expr.VerdictAccept},
 	}
+}
+
+// match compares the one-byte register with a value or a range of values.
+func match(first, last byte) expr.Any {
+	if first == last {
+		return &expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{first}}
+	}
+	return &expr.Range{Op: expr.CmpOpEq, Register: reg1, FromData: []byte{first}, ToData: []byte{last}}
 }
 
 // lookupRule matches packets whose (peer address, protocol, port) is in the set: the

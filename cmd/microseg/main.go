@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"blast-radius": {"list what a compromised segment can reach, transitively", runBlastRadius},
 	"diff-policy":  {"compare the reachability of two policy versions", runDiffPolicy},
 	"compile":      {"print what each target must enforce", runCompile},
+	"host":         {"show, apply, check drift of or watch the logs of one Linux host", runHost},
 	"fmt":          {"rewrite policy files in canonical layout", runFmt},
 	"version":      {"print the version", runVersion},
 }

@@ -1,4 +1,10 @@
-package onprem
+// Package netlab builds test hosts out of network namespaces: one namespace per host,
+// joined by a bridge in a switch namespace, addresses that exist only inside them,
+// and helpers to serve, probe and ping between them and to run nft in them. Tests of
+// enforcement use it to send real traffic through the real kernel. Every namespace
+// is deleted when the test ends, also when it fails; namespaces left by a test
+// process that was killed are deleted by the next New.
+package netlab
 
 import (
 	"encoding/binary"
@@ -8,7 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,21 +25,21 @@ import (
 
 // lab is a set of network namespaces joined by a bridge: the test hosts. Addresses
 // exist only inside the namespaces; nothing else is ever a target.
-type lab struct {
-	t      testing.TB
+type Lab struct {
+	T      testing.TB
 	prefix string
-	hosts  map[string]labHost // by host name
+	Hosts  map[string]Host // by host name
 }
 
-type labHost struct {
-	ns   string
-	ipv4 string
-	ipv6 string
+type Host struct {
+	NS   string // the namespace, for ip netns and onprem.NewEnforcer
+	IPv4 string
+	IPv6 string
 }
 
 // needRoot skips a test that needs the kernel's nftables and network namespaces
 // when they are not available (not root, or no ip command).
-func needRoot(t testing.TB) {
+func NeedRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: network namespaces and nftables")
@@ -41,7 +49,7 @@ func needRoot(t testing.TB) {
 	}
 }
 
-func run(t testing.TB, name string, args ...string) string {
+func Run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -53,40 +61,65 @@ func run(t testing.TB, name string, args ...string) string {
 // newLab makes one namespace per host, each with a veth into a switch namespace
 // holding a bridge; hosts[i] gets 10.99.0.(11+i) and fd99::(11+i). Every namespace
 // is deleted when the test ends, also when it fails.
-func newLab(t testing.TB, hosts ...string) *lab {
-	needRoot(t)
-	l := &lab{t: t, prefix: fmt.Sprintf("ms%d", os.Getpid()%100000), hosts: map[string]labHost{}}
+func New(t testing.TB, hosts ...string) *Lab {
+	NeedRoot(t)
+	removeStale()
+	l := &Lab{T: t, prefix: fmt.Sprintf("ms%d", os.Getpid()), Hosts: map[string]Host{}}
 	sw := l.prefix + "-sw"
 	t.Cleanup(func() {
-		for _, h := range l.hosts {
-			exec.Command("ip", "netns", "del", h.ns).Run()
+		for _, h := range l.Hosts {
+			exec.Command("ip", "netns", "del", h.NS).Run()
 		}
 		exec.Command("ip", "netns", "del", sw).Run()
 	})
-	run(t, "ip", "netns", "add", sw)
-	run(t, "ip", "-n", sw, "link", "add", "br0", "type", "bridge")
-	run(t, "ip", "-n", sw, "link", "set", "br0", "up")
+	Run(t, "ip", "netns", "add", sw)
+	Run(t, "ip", "-n", sw, "link", "add", "br0", "type", "bridge")
+	Run(t, "ip", "-n", sw, "link", "set", "br0", "up")
 	for i, name := range hosts {
-		h := labHost{
-			ns:   fmt.Sprintf("%s-%d", l.prefix, i),
-			ipv4: fmt.Sprintf("10.99.0.%d", 11+i),
-			ipv6: fmt.Sprintf("fd99::%d", 11+i),
+		h := Host{
+			NS:   fmt.Sprintf("%s-%d", l.prefix, i),
+			IPv4: fmt.Sprintf("10.99.0.%d", 11+i),
+			IPv6: fmt.Sprintf("fd99::%d", 11+i),
 		}
-		l.hosts[name] = h
-		run(t, "ip", "netns", "add", h.ns)
+		l.Hosts[name] = h
+		Run(t, "ip", "netns", "add", h.NS)
 		peer := fmt.Sprintf("v%d", i)
-		run(t, "ip", "-n", h.ns, "link", "add", "eth0", "type", "veth", "peer", "name", peer, "netns", sw)
-		run(t, "ip", "-n", sw, "link", "set", peer, "master", "br0", "up")
-		run(t, "ip", "-n", h.ns, "link", "set", "lo", "up")
-		run(t, "ip", "-n", h.ns, "addr", "add", h.ipv4+"/24", "dev", "eth0")
-		run(t, "ip", "-n", h.ns, "addr", "add", h.ipv6+"/64", "dev", "eth0", "nodad")
-		run(t, "ip", "-n", h.ns, "link", "set", "eth0", "up")
+		Run(t, "ip", "-n", h.NS, "link", "add", "eth0", "type", "veth", "peer", "name", peer, "netns", sw)
+		Run(t, "ip", "-n", sw, "link", "set", peer, "master", "br0", "up")
+		Run(t, "ip", "-n", h.NS, "link", "set", "lo", "up")
+		Run(t, "ip", "-n", h.NS, "addr", "add", h.IPv4+"/24", "dev", "eth0")
+		Run(t, "ip", "-n", h.NS, "addr", "add", h.IPv6+"/64", "dev", "eth0", "nodad")
+		Run(t, "ip", "-n", h.NS, "link", "set", "eth0", "up")
 	}
 	return l
 }
 
-// inNetns runs fn on a thread switched into the namespace; sockets fn opens stay in it.
-func inNetns(name string, fn func() error) error {
+// removeStale deletes the namespaces of lab processes that no longer run (killed by a
+// timeout, say, before their cleanup ran). Lab namespaces are named ms<pid>-...
+func removeStale() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		rest, ok := strings.CutPrefix(name, "ms")
+		if !ok {
+			continue
+		}
+		digits, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(digits)
+		if !ok || err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			exec.Command("ip", "netns", "del", name).Run()
+		}
+	}
+}
+
+// InNetns runs fn on a thread switched into the namespace; sockets fn opens stay in it.
+func InNetns(name string, fn func() error) error {
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
@@ -116,10 +149,10 @@ func inNetns(name string, fn func() error) error {
 
 // serve starts echo servers in host's namespace on tcp and udp port, both families,
 // for the rest of the test.
-func (l *lab) serve(host string, port int) {
-	l.t.Helper()
-	h := l.hosts[host]
-	err := inNetns(h.ns, func() error {
+func (l *Lab) Serve(host string, port int) {
+	l.T.Helper()
+	h := l.Hosts[host]
+	err := InNetns(h.NS, func() error {
 		for _, network := range []string{"tcp", "tcp6"} {
 			ln, err := net.Listen(network, net.JoinHostPort("", fmt.Sprint(port)))
 			if network == "tcp6" {
@@ -128,7 +161,7 @@ func (l *lab) serve(host string, port int) {
 			if err != nil {
 				return err
 			}
-			l.t.Cleanup(func() { ln.Close() })
+			l.T.Cleanup(func() { ln.Close() })
 			go func() {
 				for {
 					c, err := ln.Accept()
@@ -149,7 +182,7 @@ func (l *lab) serve(host string, port int) {
 		if err != nil {
 			return err
 		}
-		l.t.Cleanup(func() { pc.Close() })
+		l.T.Cleanup(func() { pc.Close() })
 		go func() {
 			buf := make([]byte, 64)
 			for {
@@ -163,26 +196,26 @@ func (l *lab) serve(host string, port int) {
 		return nil
 	})
 	if err != nil {
-		l.t.Fatalf("serve on %s:%d: %v", host, port, err)
+		l.T.Fatalf("serve on %s:%d: %v", host, port, err)
 	}
 }
 
-// denyTimeout is how long a probe waits before calling a flow blocked: dropped
+// DenyTimeout is how long a probe waits before calling a flow blocked: dropped
 // packets are never answered, so a denial is a timeout.
-const denyTimeout = 400 * time.Millisecond
+const DenyTimeout = 400 * time.Millisecond
 
 // probe sends one request from host to addr (host:port) over network ("tcp", "udp")
 // and waits for the echo; nil means the flow passed.
-func (l *lab) probe(from, network, addr string) error {
+func (l *Lab) Probe(from, network, addr string) error {
 	var result error
-	err := inNetns(l.hosts[from].ns, func() error {
-		c, err := net.DialTimeout(network, addr, denyTimeout)
+	err := InNetns(l.Hosts[from].NS, func() error {
+		c, err := net.DialTimeout(network, addr, DenyTimeout)
 		if err != nil {
 			result = err
 			return nil
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(denyTimeout))
+		c.SetDeadline(time.Now().Add(DenyTimeout))
 		if _, err := c.Write([]byte("ping")); err != nil {
 			result = err
 			return nil
@@ -194,17 +227,17 @@ func (l *lab) probe(from, network, addr string) error {
 		return nil
 	})
 	if err != nil {
-		l.t.Fatalf("probe from %s: %v", from, err)
+		l.T.Fatalf("probe from %s: %v", from, err)
 	}
 	return result
 }
 
 // ping sends one ICMP (ICMPv6) echo request from host to addr and waits for the reply.
-func (l *lab) ping(from, addr string) error {
+func (l *Lab) Ping(from, addr string) error {
 	ip := net.ParseIP(addr)
 	v6 := ip.To4() == nil
 	var result error
-	err := inNetns(l.hosts[from].ns, func() error {
+	err := InNetns(l.Hosts[from].NS, func() error {
 		network, reqType, replyType := "ip4:icmp", byte(8), byte(0)
 		if v6 {
 			network, reqType, replyType = "ip6:ipv6-icmp", 128, 129
@@ -222,7 +255,7 @@ func (l *lab) ping(from, addr string) error {
 			result = err
 			return nil
 		}
-		c.SetReadDeadline(time.Now().Add(denyTimeout))
+		c.SetReadDeadline(time.Now().Add(DenyTimeout))
 		buf := make([]byte, 1500)
 		for {
 			n, peer, err := c.ReadFrom(buf)
@@ -236,7 +269,7 @@ func (l *lab) ping(from, addr string) error {
 		}
 	})
 	if err != nil {
-		l.t.Fatalf("ping from %s: %v", from, err)
+		l.T.Fatalf("ping from %s: %v", from, err)
 	}
 	return result
 }
@@ -256,14 +289,7 @@ func icmpChecksum(b []byte) uint16 {
 }
 
 // nft runs the nft command inside host's namespace, as an operator would by hand.
-func (l *lab) nft(host string, args ...string) string {
-	l.t.Helper()
-	return run(l.t, "ip", append([]string{"netns", "exec", l.hosts[host].ns, "nft"}, args...)...)
-}
-
-// enforcer returns an enforcer for host's namespace, closed when the test ends.
-func (l *lab) enforcer(host string) *Enforcer {
-	e := NewEnforcer(l.hosts[host].ns)
-	l.t.Cleanup(func() { e.Close() })
-	return e
+func (l *Lab) Nft(host string, args ...string) string {
+	l.T.Helper()
+	return Run(l.T, "ip", append([]string{"netns", "exec", l.Hosts[host].NS, "nft"}, args...)...)
 }
