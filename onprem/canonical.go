@@ -45,13 +45,13 @@ func (rs *Ruleset) Objects() []model.Object {
 	// inserted by hand shows as one added rule rather than every later rule moved.
 	position := map[string]int{}
 	for _, r := range rs.Rules {
-		text := exprsText(r.Exprs)
+		text, digest := ruleText(r.Exprs), ruleDigest(r.Exprs)
 		if r.Key == "" {
-			objs = append(objs, model.Object{Kind: model.ObjectRule, Key: r.Chain + " manual: " + text})
+			objs = append(objs, model.Object{Kind: model.ObjectRule, Key: r.Chain + " manual: " + text + " (" + digest + ")"})
 			continue
 		}
 		objs = append(objs, model.Object{Kind: model.ObjectRule, Key: r.Chain + " " + r.Key,
-			Fields: []model.Field{{Name: "exprs", Value: text}, {Name: "position", Value: fmt.Sprint(position[r.Chain])}}})
+			Fields: []model.Field{{Name: "digest", Value: digest}, {Name: "position", Value: fmt.Sprint(position[r.Chain])}, {Name: "rule", Value: text}}})
 		position[r.Chain]++
 	}
 	return objs
