@@ -60,7 +60,8 @@ fuzz:
 # allows. Peak RSS is reported per benchmark as peak-RSS-MiB.
 bench: deps
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=3x ./test/bench/
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=5x ./onprem/
+	$(GO) test -run='^$$' -bench='Apply|NftFile|Observe' -benchmem -benchtime=5x ./onprem/
+	$(GO) test -run='^$$' -bench='PacketPath' -benchtime=3000x -count=3 ./onprem/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

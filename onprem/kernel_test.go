@@ -213,3 +213,38 @@ func enforcerFor(l *netlab.Lab, host string) *Enforcer {
 	l.T.Cleanup(func() { e.Close() })
 	return e
 }
+
+// TestFailedApplyChangesNothing: when the kernel refuses a transaction (here two
+// overlapping interval elements, which it rejects), the ruleset before stays whole.
+func TestFailedApplyChangesNothing(t *testing.T) {
+	l := netlab.New(t, "h")
+	e := enforcerFor(l, "h")
+	good := Build(bigPolicy(100, false))
+	if _, err := e.Apply(good); err != nil {
+		t.Fatal(err)
+	}
+	bad := Build(bigPolicy(50, true)) // another structure: a whole-table write
+	bad.Chains[0].Policy = "accept"
+	for _, s := range bad.Sets {
+		if s.Spec.Name == "in4_range" {
+			spec := s.Spec
+			s.Elements = append(s.Elements,
+				newElement(spec, netip.MustParsePrefix("10.0.0.0/8"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 1, Last: 100}}),
+				newElement(spec, netip.MustParsePrefix("10.1.0.0/16"), model.ServicePort{Protocol: model.ProtocolTCP, Ports: model.PortRange{First: 50, Last: 60}}))
+		}
+	}
+	if _, err := e.Apply(bad); err == nil {
+		t.Fatal("the kernel accepted overlapping interval elements")
+	}
+	back, err := e.Observe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan := planText("h", good, back); !strings.HasPrefix(plan, "target h: 0 to add, 0 to change, 0 to remove") {
+		t.Errorf("a failed apply changed the ruleset:\n%s", plan)
+	}
+	// And the enforcer still works afterwards.
+	if _, err := e.Apply(Build(bigPolicy(200, false))); err != nil {
+		t.Errorf("apply after a failed one: %v", err)
+	}
+}
