@@ -25,35 +25,3 @@ service "postgres" { ports = ["tcp/5432"] }
 service "syslog" { ports = ["udp/5514"] }
 service "ping" { ports = ["icmp/8", "icmpv6/128"] }
 
-segment "web" {
-  target = target.hosts.lab
-  members { hosts = ["web-01"] }
-}
-
-segment "app" {
-  target = target.hosts.lab
-  members { hosts = ["app-01"] }
-}
-
-segment "db" {
-  target = target.hosts.lab
-  members { hosts = ["db-01"] }
-}
-
-allow "web-to-app" {
-  from     = [segment.web]
-  to       = [segment.app]
-  services = [service.app]
-}
-
-allow "db-to-app" {
-  from     = [segment.db]
-  to       = [segment.app]
-  services = [service.app]
-}
-
-allow "app-to-db" {
-  from     = [segment.app]
-  to       = [segment.db]
-  services = [service.postgres, service.syslog, service.ping]
-}

@@ -1,0 +1,18 @@
+# The lab policy, and db may also reach app.
+allow "web-to-app" {
+  from     = [segment.web]
+  to       = [segment.app]
+  services = [service.app]
+}
+
+allow "db-to-app" {
+  from     = [segment.db]
+  to       = [segment.app]
+  services = [service.app]
+}
+
+allow "app-to-db" {
+  from     = [segment.app]
+  to       = [segment.db]
+  services = [service.postgres, service.syslog, service.ping]
+}
