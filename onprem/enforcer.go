@@ -1,7 +1,6 @@
 package onprem
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -330,8 +329,6 @@ func elementDelta(have, want []Element) (add, del []Element) {
 	return add, del
 }
 
-// ErrNoTable is returned by operations that need table inet microseg when it is absent.
-var ErrNoTable = errors.New("table inet " + TableName + " does not exist")
 
 // setBuffers raises the socket's buffers past the system maximum (root may), for
 // large batches and large read-backs.

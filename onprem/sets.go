@@ -96,10 +96,6 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return a
 }
 
-// portRange is the range an element matches in the port (or type) field.
-func portRange(p model.ServicePort) (uint16, uint16) {
-	return p.Ports.First, p.Ports.Last
-}
 
 // protoText names the protocol in element texts, as nft does.
 func protoText(p model.Protocol) string { return p.String() }
