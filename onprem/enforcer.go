@@ -329,7 +329,6 @@ func elementDelta(have, want []Element) (add, del []Element) {
 	return add, del
 }
 
-
 // setBuffers raises the socket's buffers past the system maximum (root may), for
 // large batches and large read-backs.
 func setBuffers(c *netlink.Conn) error {

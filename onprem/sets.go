@@ -96,7 +96,6 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return a
 }
 
-
 // protoText names the protocol in element texts, as nft does.
 func protoText(p model.Protocol) string { return p.String() }
 
