@@ -13,19 +13,28 @@ FUZZ_TARGETS := ./model:FuzzParsePort:300000x ./model:FuzzParsePrefix:300000x \
 FUZZTIME ?=
 FUZZ_LONG ?= 3000000x
 
-.PHONY: all build run test deps unit fuzz-brief fuzz bench lint clean
+.PHONY: all build run test deps unit fuzz-brief fuzz bench lint clean FORCE
 
 all: build
 
-build:
+build: $(BIN) bin/temporal
+
+$(BIN): FORCE
 	$(GO) build -o $(BIN) ./cmd/microseg
+
+# Temporal's own CLI, whose dev server is the embedded Temporal, built from the
+# nested module tools/temporal (about 5 minutes from a cold cache, seconds after).
+bin/temporal: tools/temporal/go.mod tools/temporal/go.sum
+	cd tools/temporal && $(GO) build -o ../../bin/temporal github.com/temporalio/cli/cmd/temporal
+
+FORCE:
 
 # The main job on the embedded defaults. Until the engine lands (plan/apply against
 # targets), it runs the policy tool chain on the example policy.
 run: build
 	./scripts/run-examples.sh $(BIN)
 
-test: deps lint unit fuzz-brief
+test: deps lint bin/temporal unit fuzz-brief
 
 # What the kernel tests need: nft (to change rulesets by hand, as an operator would,
 # and to compare with) and ip (network namespaces). Installed only when missing.

@@ -37,6 +37,12 @@ var commands = map[string]command{
 	"diff-policy":  {"compare the reachability of two policy versions", runDiffPolicy},
 	"compile":      {"print what each target must enforce", runCompile},
 	"host":         {"show, apply, check drift of or watch the logs of one Linux host", runHost},
+	"plan":         {"observe every host through its agent and show what applying would change", runPlan},
+	"apply":        {"apply a plan (approval for removals, commit-confirmed, verified)", runApply},
+	"approve":      {"let a waiting apply that removes something go ahead", runApprove},
+	"worker":       {"run the microseg worker against Temporal", runWorker},
+	"agent":        {"run the agent of one host", runAgent},
+	"server":       {"run the embedded Temporal server", runServer},
 	"fmt":          {"rewrite policy files in canonical layout", runFmt},
 	"version":      {"print the version", runVersion},
 }

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/microseg/microseg/onprem"
+	"github.com/microseg/microseg/workflows"
+)
+
+// planFile is what `plan -out` saves and `apply FILE` reads.
+type planFile struct {
+	Plan workflows.Plan
+	Jobs []workflows.HostJob
+	Dir  string
+}
+
+func runPlan(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	target := fs.String("target", "", "plan only this target")
+	out := fs.String("out", "", "save the plan to this file, for `microseg apply FILE`")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan changes anything")
+	asJSON := fs.Bool("json", false, "print the plan as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: microseg plan [-target NAME] [-out FILE] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host of the policy's hosts targets through their agents and prints what\napplying the policy would change, host by host.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	dir, code, ok := policyArgs(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	c, err := connect(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "microseg plan:", err)
+		return exitError
+	}
+	defer c.Close()
+	pf, err := makePlan(c, dir, *target)
+	if err != nil {
+		fmt.Fprintln(stderr, "microseg plan:", err)
+		return exitError
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(pf.Plan)
+	} else {
+		printPlan(stdout, pf.Plan)
+	}
+	if *out != "" {
+		data, _ := json.MarshalIndent(pf, "", "  ")
+		if err := os.WriteFile(*out, data, 0o644); err != nil {
+			fmt.Fprintln(stderr, "microseg plan:", err)
+			return exitError
+		}
+		fmt.Fprintf(stdout, "saved the plan to %s; apply it with: microseg apply %s\n", *out, *out)
+	}
+	if add, change, remove := pf.Plan.Counts(); *detailed && add+change+remove > 0 {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// makePlan runs the Plan workflow (with an in-process worker when embedded).
+func makePlan(c client.Client, dir, target string) (*planFile, error) {
+	abs, err := absDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var pf planFile
+	err = withWorker(c, func() error {
+		ctx, stop := signalContext()
+		defer stop()
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: fmt.Sprintf("plan/%d", time.Now().UnixNano()), TaskQueue: workflows.TaskQueue,
+			WorkflowExecutionTimeout: 10 * time.Minute,
+		}, workflows.PlanWorkflow, workflows.PlanRequest{Dir: abs, Target: target})
+		if err != nil {
+			return err
+		}
+		return run.Get(ctx, &pf.Plan)
+	})
+	if err != nil {
+		return nil, err
+	}
+	pf.Jobs, pf.Dir = pf.Plan.Jobs, abs
+	return &pf, nil
+}
+
+func absDir(dir string) (string, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("policy directory: %w", err)
+	}
+	if !info.IsDir() {
+		return "", fmt.Errorf("policy directory: %s is not a directory", dir)
+	}
+	wd, _ := os.Getwd()
+	if strings.HasPrefix(dir, "/") {
+		return dir, nil
+	}
+	return wd + "/" + dir, nil
+}
+
+func printPlan(w io.Writer, p workflows.Plan) {
+	for _, h := range p.Hosts {
+		fmt.Fprintf(w, "# %s/%s\n", h.Target, h.Host)
+		io.WriteString(w, h.Text)
+	}
+	add, change, remove := p.Counts()
+	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove, on %d hosts (policy %s).\n", add, change, remove, len(p.Hosts), p.PolicyHash)
+}
+
+func runApply(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
+	auto := fs.Bool("auto-approve", false, "apply a plan that removes something without waiting for `microseg approve`")
+	target := fs.String("target", "", "apply only this target (without a plan file)")
+	confirm := fs.Duration("confirm-timeout", onprem.DefaultConfirmTimeout, "how long a host keeps a change the server has not confirmed")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: microseg apply [-auto-approve] [FILE | DIR]\n\nApplies a saved plan (FILE, from plan -out), or plans DIR (default .) and applies that.\nA plan that removes anything waits for `microseg approve apply/TARGET` unless -auto-approve.\nA host whose ruleset changed since the plan is refused as stale.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	positional, code, ok := parseArgs(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	arg := "."
+	if len(positional) > 0 {
+		arg = positional[0]
+	}
+	c, err := connect(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "microseg apply:", err)
+		return exitError
+	}
+	defer c.Close()
+	var pf *planFile
+	if info, err := os.Stat(arg); err == nil && !info.IsDir() {
+		data, err := os.ReadFile(arg)
+		if err == nil {
+			pf = &planFile{}
+			err = json.Unmarshal(data, pf)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "microseg apply: read plan %s: %v\n", arg, err)
+			return exitError
+		}
+	} else {
+		if pf, err = makePlan(c, arg, *target); err != nil {
+			fmt.Fprintln(stderr, "microseg apply:", err)
+			return exitError
+		}
+	}
+	printPlan(stdout, pf.Plan)
+	if add, change, remove := pf.Plan.Counts(); add+change+remove == 0 {
+		fmt.Fprintln(stdout, "Nothing to apply.")
+		return exitOK
+	}
+	var results []workflows.ApplyResult
+	err = withWorker(c, func() error {
+		ctx, stop := signalContext()
+		defer stop()
+		// One apply workflow per target: its ID is the lock against concurrent applies.
+		byTarget := map[string][]workflows.HostJob{}
+		var targets []string
+		for _, j := range pf.Jobs {
+			if _, ok := byTarget[j.Target]; !ok {
+				targets = append(targets, j.Target)
+			}
+			byTarget[j.Target] = append(byTarget[j.Target], j)
+		}
+		for _, t := range targets {
+			id := "apply/" + t
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: id, TaskQueue: workflows.TaskQueue,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			}, workflows.ApplyWorkflow, workflows.ApplyRequest{Plan: pf.Plan, Jobs: byTarget[t], AutoApprove: *auto, ConfirmTimeout: *confirm})
+			if err != nil {
+				var started interface{ Error() string }
+				if errors.As(err, &started) && strings.Contains(err.Error(), "already") {
+					return fmt.Errorf("another apply is running on target %s (workflow %s): wait for it, or see `temporal workflow describe -w %s`", t, id, id)
+				}
+				return err
+			}
+			if _, _, remove := pf.Plan.Counts(); remove > 0 && !*auto {
+				fmt.Fprintf(stdout, "The plan removes something: waiting for approval. Approve it with:\n  microseg approve %s\n", id)
+			}
+			var res workflows.ApplyResult
+			if err := run.Get(ctx, &res); err != nil {
+				return err
+			}
+			results = append(results, res)
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "microseg apply:", err)
+		return exitError
+	}
+	for _, res := range results {
+		for _, h := range res.Hosts {
+			fmt.Fprintf(stdout, "%s/%s: %s, confirmed, verified=%v\n", h.Target, h.Host, describeStats(h.Stats), h.Verified)
+		}
+	}
+	fmt.Fprintln(stdout, "Apply complete.")
+	return exitOK
+}
+
+func runApprove(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("approve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: microseg approve RUN\n\nLets a waiting apply that removes something go ahead; RUN is the workflow ID apply prints\n(apply/TARGET).")
+	}
+	positional, code, ok := parseArgs(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(positional) != 1 {
+		fs.Usage()
+		return exitError
+	}
+	c, err := connect(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "microseg approve:", err)
+		return exitError
+	}
+	defer c.Close()
+	if err := c.SignalWorkflow(context.Background(), positional[0], "", workflows.ApproveSignal, nil); err != nil {
+		fmt.Fprintf(stderr, "microseg approve: %s: %v\n", positional[0], err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "approved %s\n", positional[0])
+	return exitOK
+}
+
+func runWorker(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: microseg worker\n\nRuns the microseg worker (the workflows, and loading and compiling policies) until\ninterrupted. Run as many as you like against a Temporal cluster (TEMPORAL_ADDRESS).")
+	}
+	if _, code, ok := parseArgs(fs, args, stderr); !ok {
+		return code
+	}
+	c, err := connect(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "microseg worker:", err)
+		return exitError
+	}
+	defer c.Close()
+	fmt.Fprintf(stderr, "microseg worker: serving task queue %s\n", workflows.TaskQueue)
+	if err := newWorker(c).Run(worker.InterruptCh()); err != nil {
+		fmt.Fprintln(stderr, "microseg worker:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func runAgent(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	var h hostFlags
+	h.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: microseg agent -target NAME -host NAME [-netns NS]\n\nRuns the agent of one host: a worker on task queue host/TARGET/HOST that observes and\napplies the host's ruleset for the plan and apply workflows, and confirms commit-confirmed\nchanges once it reaches the server again.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if _, code, ok := parseArgs(fs, args, stderr); !ok {
+		return code
+	}
+	if h.target == "" || h.host == "" {
+		fmt.Fprintln(stderr, "microseg agent: -target and -host are required")
+		return exitError
+	}
+	c, err := connect(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "microseg agent:", err)
+		return exitError
+	}
+	defer c.Close()
+	e := onprem.NewEnforcer(h.netns)
+	defer e.Close()
+	queue := workflows.HostQueue(h.target, h.host)
+	w := worker.New(c, queue, worker.Options{})
+	w.RegisterActivity(&workflows.HostActivities{Target: h.target, Host: h.host, Enforcer: e})
+	fmt.Fprintf(stderr, "microseg agent: %s/%s serving task queue %s\n", h.target, h.host, queue)
+	if err := w.Run(worker.InterruptCh()); err != nil {
+		fmt.Fprintln(stderr, "microseg agent:", err)
+		return exitError
+	}
+	return exitOK
+}

@@ -1,0 +1,212 @@
+package test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/microseg/microseg/internal/netlab"
+)
+
+// engine runs microseg against its embedded Temporal server on a port of its own,
+// with state in a temporary directory.
+type engine struct {
+	cli
+	env  []string
+	port string
+}
+
+func (e engine) run(args ...string) (string, int) {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, args...)
+	cmd.Env = append(os.Environ(), e.env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("microseg %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out), code
+}
+
+// background starts microseg and stops it when the test ends.
+func (e engine) background(args ...string) (*exec.Cmd, *syncBuffer, <-chan struct{}) {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, args...)
+	cmd.Env = append(os.Environ(), e.env...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	e.t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return cmd, out, done
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func temporalBin(t *testing.T) string {
+	bin, err := filepath.Abs("../bin/temporal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("no bin/temporal: `make build` builds it (make test does)")
+	}
+	return bin
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool, show func() string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v\n%s", what, limit, show())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestEngineEndToEnd runs the embedded Temporal server, an agent per namespace host,
+// and plan / apply / drift / remediate / approve as a user would.
+func TestEngineEndToEnd(t *testing.T) {
+	netlab.NeedRoot(t)
+	temporal := temporalBin(t)
+	l := netlab.New(t, "web-01", "app-01", "db-01")
+	l.Serve("app-01", 8080)
+	l.Serve("db-01", 5432)
+	port := fmt.Sprint(20000 + os.Getpid()%10000)
+	e := engine{cli{t, buildMicroseg(t)}, []string{
+		"MICROSEG_STATE=" + t.TempDir(),
+		"MICROSEG_TEMPORAL_BIN=" + temporal,
+		"MICROSEG_TEMPORAL_PORT=" + port,
+		"TEMPORAL_ADDRESS=",
+	}, port}
+	start := time.Now()
+	_, serverOut, _ := e.background("server")
+	waitFor(t, "embedded server", time.Minute, func() bool {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, serverOut.String)
+	t.Logf("embedded server listening %v after start", time.Since(start).Round(time.Millisecond))
+	agents := map[string]*syncBuffer{}
+	for _, h := range []string{"web-01", "app-01", "db-01"} {
+		_, agents[h], _ = e.background("agent", "-target", "lab", "-host", h, "-netns", l.Hosts[h].NS)
+	}
+	policy := "../onprem/testdata/lab"
+	fail := func(format string, args ...any) {
+		t.Helper()
+		for h, out := range agents {
+			t.Logf("agent %s:\n%s", h, out.String())
+		}
+		t.Logf("server:\n%s", serverOut.String())
+		t.Fatalf(format, args...)
+	}
+
+	out, code := e.run("plan", "-detailed-exitcode", policy)
+	if code != 2 || !strings.Contains(out, "# lab/app-01") || !strings.Contains(out, "+ segment table inet microseg") {
+		fail("first plan = %d:\n%s", code, out)
+	}
+	out, code = e.run("apply", "-auto-approve", policy)
+	if code != 0 || !strings.Contains(out, "Apply complete.") || strings.Contains(out, "verified=false") {
+		fail("apply = %d:\n%s", code, out)
+	}
+	if err := l.Probe("web-01", "tcp", "10.99.0.12:8080"); err != nil {
+		t.Errorf("web -> app after apply: %v", err)
+	}
+	if err := l.Probe("web-01", "tcp", "10.99.0.13:5432"); err == nil {
+		t.Error("web -> db passes after apply")
+	}
+	if out, code := e.run("plan", "-detailed-exitcode", policy); code != 0 {
+		fail("plan after apply = %d:\n%s", code, out)
+	}
+
+	// Drift by hand: detected by plan, remediated by apply.
+	l.Nft("app-01", "delete", "element", "inet", "microseg", "in4_exact", "{ 10.99.0.11 . tcp . 8080 }")
+	out, code = e.run("plan", "-detailed-exitcode", policy)
+	if code != 2 || !strings.Contains(out, "+ rule element in4_exact 10.99.0.11 . tcp . 8080") {
+		fail("plan after drift = %d:\n%s", code, out)
+	}
+	if out, code := e.run("apply", "-auto-approve", policy); code != 0 {
+		fail("remediate = %d:\n%s", code, out)
+	}
+	if err := l.Probe("web-01", "tcp", "10.99.0.12:8080"); err != nil {
+		t.Errorf("web -> app after remediation: %v", err)
+	}
+
+	// A plan that removes something waits for approval.
+	l.Nft("db-01", "add", "element", "inet", "microseg", "in4_exact", "{ 10.99.0.11 . tcp . 5432 }")
+	l.Nft("web-01", "add", "element", "inet", "microseg", "out4_exact", "{ 10.99.0.13 . tcp . 5432 }")
+	_, applyOut, applied := e.background("apply", policy)
+	waitFor(t, "apply waiting for approval", 2*time.Minute, func() bool {
+		return strings.Contains(applyOut.String(), "microseg approve apply/lab")
+	}, applyOut.String)
+	time.Sleep(time.Second)
+	if err := l.Probe("web-01", "tcp", "10.99.0.13:5432"); err != nil {
+		t.Errorf("before approval the hand-added elements should still be in force: %v", err)
+	}
+	if out, code := e.run("approve", "apply/lab"); code != 0 {
+		fail("approve = %d:\n%s", code, out)
+	}
+	select {
+	case <-applied:
+	case <-time.After(2 * time.Minute):
+		fail("approved apply did not finish:\n%s", applyOut.String())
+	}
+	if !strings.Contains(applyOut.String(), "Apply complete.") {
+		fail("approved apply:\n%s", applyOut.String())
+	}
+	if err := l.Probe("web-01", "tcp", "10.99.0.13:5432"); err == nil {
+		t.Error("after the approved apply web still reaches db")
+	}
+
+	// Time from apply to enforced (plan, apply, confirm, verify on 3 hosts).
+	var times []time.Duration
+	for i := range 5 {
+		l.Nft("app-01", "delete", "element", "inet", "microseg", "in4_exact", "{ 10.99.0.11 . tcp . 8080 }")
+		began := time.Now()
+		if out, code := e.run("apply", "-auto-approve", policy); code != 0 {
+			fail("apply %d = %d:\n%s", i, code, out)
+		}
+		times = append(times, time.Since(began))
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	t.Logf("microseg apply to enforced (a process start, plan, apply, confirm, verify on 3 hosts): median %v, min %v, max %v",
+		times[2].Round(time.Millisecond), times[0].Round(time.Millisecond), times[4].Round(time.Millisecond))
+}

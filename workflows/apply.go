@@ -1,0 +1,59 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+)
+
+// ApplyWorkflow applies a plan host by host, in the plan's order: it waits for the
+// approve signal first when the plan removes anything (unless auto-approved), applies
+// each host's change commit-confirmed, confirms it once the host's agent answers
+// again, and plans the host once more to verify that nothing is left to do. A host
+// that changed since the plan fails the apply as stale; hosts already applied keep
+// their change.
+//
+// Start it with the workflow ID "apply/<target>" for each target it touches: the ID
+// is the lock that keeps two applies from racing on one target.
+func ApplyWorkflow(ctx workflow.Context, req ApplyRequest) (ApplyResult, error) {
+	var result ApplyResult
+	state := "starting"
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (string, error) { return state, nil }); err != nil {
+		return result, err
+	}
+	if _, _, remove := req.Plan.Counts(); remove > 0 {
+		if req.AutoApprove {
+			result.Approved = "auto"
+		} else {
+			state = "waiting for approval"
+			workflow.GetSignalChannel(ctx, ApproveSignal).Receive(ctx, nil)
+			result.Approved = "signal"
+		}
+	}
+	var h *HostActivities
+	plans := map[string]HostPlan{}
+	for _, hp := range req.Plan.Hosts {
+		plans[hp.Target+"/"+hp.Host] = hp
+	}
+	for _, job := range req.Jobs {
+		hp, ok := plans[job.Target+"/"+job.Host]
+		if !ok || hp.Add+hp.Change+hp.Remove == 0 {
+			continue
+		}
+		state = "applying " + job.Target + "/" + job.Host
+		actx := agentOptions(ctx, job)
+		applied := HostApplied{Target: job.Target, Host: job.Host}
+		if err := workflow.ExecuteActivity(actx, h.ApplyHost, job, hp.Observed, req.ConfirmTimeout).Get(ctx, &applied.Stats); err != nil {
+			return result, hostError(job, "apply", err)
+		}
+		if err := workflow.ExecuteActivity(actx, h.ConfirmHost).Get(ctx, nil); err != nil {
+			return result, hostError(job, "confirm", err)
+		}
+		var verify HostPlan
+		if err := workflow.ExecuteActivity(actx, h.PlanHost, job).Get(ctx, &verify); err != nil {
+			return result, hostError(job, "verify", err)
+		}
+		applied.Verified = verify.Add+verify.Change+verify.Remove == 0
+		result.Hosts = append(result.Hosts, applied)
+	}
+	state = "done"
+	return result, nil
+}

@@ -1,0 +1,67 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// agentOptions are the activity options of calls to a host's agent. A short
+// schedule-to-start timeout makes a plan fail fast, naming the host, when its agent
+// is not running, instead of waiting for it forever.
+func agentOptions(ctx workflow.Context, job HostJob) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              HostQueue(job.Target, job.Host),
+		ScheduleToStartTimeout: 30 * time.Second,
+		StartToCloseTimeout:    5 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 3, InitialInterval: time.Second},
+	})
+}
+
+func workerOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           TaskQueue,
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+}
+
+// PlanWorkflow loads the policy, observes every host of it in parallel and returns
+// the plan: what each host lacks and has too much of.
+func PlanWorkflow(ctx workflow.Context, req PlanRequest) (Plan, error) {
+	var a *Activities
+	var ref PolicyRef
+	if err := workflow.ExecuteActivity(workerOptions(ctx), a.LoadPolicy, req).Get(ctx, &ref); err != nil {
+		return Plan{}, err
+	}
+	plan, err := planJobs(ctx, ref.Jobs)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan.PolicyHash, plan.Jobs = ref.Hash, ref.Jobs
+	return plan, nil
+}
+
+// planJobs asks every host's agent for its plan, all at once, and collects them in
+// the jobs' order.
+func planJobs(ctx workflow.Context, jobs []HostJob) (Plan, error) {
+	var h *HostActivities
+	futures := make([]workflow.Future, len(jobs))
+	for i, job := range jobs {
+		futures[i] = workflow.ExecuteActivity(agentOptions(ctx, job), h.PlanHost, job)
+	}
+	plan := Plan{Created: workflow.Now(ctx)}
+	for i, f := range futures {
+		var hp HostPlan
+		if err := f.Get(ctx, &hp); err != nil {
+			return Plan{}, hostError(jobs[i], "plan", err)
+		}
+		plan.Hosts = append(plan.Hosts, hp)
+	}
+	return plan, nil
+}
+
+func hostError(job HostJob, what string, err error) error {
+	return temporal.NewApplicationErrorWithCause(what+" host "+job.Target+"/"+job.Host+": "+err.Error(), "HostFailed", err)
+}

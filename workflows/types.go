@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/microseg/microseg/onprem"
+)
+
+// TaskQueue is the queue of the microseg worker, which loads and compiles policies.
+const TaskQueue = "microseg"
+
+// HostQueue is the task queue of the agent of one host.
+func HostQueue(target, host string) string { return fmt.Sprintf("host/%s/%s", target, host) }
+
+// PlanRequest asks for a plan of the policy in Dir, for one target or all.
+type PlanRequest struct {
+	Dir    string
+	Target string // "" for every target
+}
+
+// PolicyRef is a loaded policy: its content hash and every host job it implies.
+type PolicyRef struct {
+	Hash string
+	Jobs []HostJob // sorted by target, host
+}
+
+// HostJob is what one host must enforce.
+type HostJob struct {
+	Target string
+	Host   string
+	Policy *onprem.HostPolicy
+}
+
+// HostPlan is the plan of one host.
+type HostPlan struct {
+	Target, Host        string
+	Add, Change, Remove int
+	Text                string // the rendered plan
+	Observed            string // digest of what was observed: Apply refuses a plan whose host changed since
+}
+
+// Plan is the result of the Plan workflow.
+type Plan struct {
+	PolicyHash string
+	Created    time.Time
+	Hosts      []HostPlan
+	Jobs       []HostJob // what the plan would apply, host by host
+}
+
+// Counts adds up the plan's changes.
+func (p *Plan) Counts() (add, change, remove int) {
+	for _, h := range p.Hosts {
+		add, change, remove = add+h.Add, change+h.Change, remove+h.Remove
+	}
+	return
+}
+
+// ApplyRequest applies a plan.
+type ApplyRequest struct {
+	Plan        Plan
+	Jobs        []HostJob
+	AutoApprove bool
+	// ConfirmTimeout bounds how long a host keeps a change the workflow has not
+	// confirmed; 0 means onprem.DefaultConfirmTimeout.
+	ConfirmTimeout time.Duration
+}
+
+// ApplyResult says what an apply did, host by host.
+type ApplyResult struct {
+	Hosts    []HostApplied
+	Approved string // "auto", "signal", or "" when nothing needed approval
+}
+
+// HostApplied is the outcome on one host.
+type HostApplied struct {
+	Target, Host string
+	Stats        onprem.ApplyStats
+	Verified     bool // observed again after the change: no difference left
+}
+
+// ApproveSignal is the signal that lets an apply that removes something go ahead.
+const ApproveSignal = "approve"
+
+// StatusQuery is the query an apply answers with its state.
+const StatusQuery = "status"
