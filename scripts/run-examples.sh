@@ -25,35 +25,40 @@ step "check: may web reach the database directly?" check -from segment.web -to s
 step "blast-radius: what can a compromised load balancer reach?" blast-radius segment.lb "$ex"
 step "diff-policy: what does the next version change?" diff-policy "$ex" "$ex-next"
 
-# On-prem hosts: the example's dc1 hosts as network namespaces on this machine.
+# The engine: the embedded Temporal server, an agent per on-prem host (the example's
+# dc1 hosts, as network namespaces on this machine), plan, apply, drift, remediation.
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v nft >/dev/null; then
 	echo
-	echo "== hosts: skipped (needs root, ip and nft to make network namespaces)"
+	echo "== engine: skipped (needs root, ip and nft to make network namespace hosts)"
 	exit 0
 fi
+export MICROSEG_STATE=${MICROSEG_STATE:-.microseg}
 hosts="db-01 db-02 mon-01"
-cleanup() { for h in $hosts; do ip netns del "msrun-$h" 2>/dev/null; done; }
-trap cleanup EXIT
-cleanup
-for h in $hosts; do ip netns add "msrun-$h"; done
-host() { sub=$1 name=$2; shift 2; "$bin" host "$sub" -target dc1 -host "$name" -netns "msrun-$name" "$@"; }
-hstep() {
-	printf '\n== %s\n$ microseg host %s\n' "$1" "${*:2}"
-	host "${@:2}"
-	local code=$?
-	printf '(exit %d)\n' "$code"
-	if [ "$code" -ne 0 ] && [ "$code" -ne 2 ]; then
-		echo "make run: step failed: microseg host ${*:2}" >&2
-		exit 1
-	fi
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	for h in $hosts; do ip netns del "msrun-$h" 2>/dev/null; done
 }
-hstep "hosts: what db-01 has before (nothing: exit 2, drift)" drift db-01 -detailed-exitcode "$ex"
-for h in $hosts; do hstep "hosts: apply the policy to $h (one atomic transaction)" apply "$h" "$ex"; done
-printf '\n== hosts: the table the kernel holds on db-01, as nft lists it (inputs)\n'
+trap cleanup EXIT
+for h in $hosts; do ip netns del "msrun-$h" 2>/dev/null; ip netns add "msrun-$h"; done
+mkdir -p "$MICROSEG_STATE"
+printf '\n== engine: start the embedded Temporal server and one agent per host (logs in %s)\n' "$MICROSEG_STATE"
+"$bin" server >"$MICROSEG_STATE/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/${MICROSEG_TEMPORAL_PORT:-7233}) 2>/dev/null && break; sleep 0.1; done
+for h in $hosts; do
+	"$bin" agent -target dc1 -host "$h" -netns "msrun-$h" >"$MICROSEG_STATE/agent-$h.log" 2>&1 &
+	pids+=($!)
+done
+step "engine: plan (every host through its agent)" plan -detailed-exitcode "$ex"
+step "engine: apply (commit-confirmed on each host, confirmed, verified)" apply -auto-approve "$ex"
+printf '\n== engine: the table the kernel now holds on db-01, as nft lists it (input chain)\n'
 ip netns exec msrun-db-01 nft --stateless list chain inet microseg input
-printf '\n== hosts: someone deletes an element and adds a rule by hand\n'
+printf '\n== engine: someone deletes an element and adds a rule on db-01 by hand\n'
 ip netns exec msrun-db-01 nft delete element inet microseg in4_range '{ 10.30.0.0/24 . tcp . 5432 }'
 ip netns exec msrun-db-01 nft insert rule inet microseg input tcp dport 4444 accept
-hstep "hosts: drift detected" drift db-01 -detailed-exitcode "$ex"
-hstep "hosts: remediated" apply db-01 "$ex"
-hstep "hosts: no drift left" drift db-01 -detailed-exitcode "$ex"
+step "engine: drift detected" drift -detailed-exitcode "$ex"
+step "engine: remediated (the plan removes the hand-added rule: approved with -auto-approve)" apply -auto-approve "$ex"
+step "engine: no drift left" drift -detailed-exitcode "$ex"
+printf '\n== done: agents and server stopped, namespaces removed; state kept in %s\n' "$MICROSEG_STATE"

@@ -300,3 +300,50 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+func runDrift(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("drift", flag.ContinueOnError)
+	target := fs.String("target", "", "check only this target")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when any host drifted")
+	asJSON := fs.Bool("json", false, "print the drifted hosts' plans as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: microseg drift [-target NAME] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host through its agent and reports the hosts whose live ruleset differs\nfrom the policy, with what it would take to make them the policy again.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	dir, code, ok := policyArgs(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	c, err := connect(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "microseg drift:", err)
+		return exitError
+	}
+	defer c.Close()
+	pf, err := makePlan(c, dir, *target)
+	if err != nil {
+		fmt.Fprintln(stderr, "microseg drift:", err)
+		return exitError
+	}
+	var drifted []workflows.HostPlan
+	for _, h := range pf.Plan.Hosts {
+		if h.Add+h.Change+h.Remove > 0 {
+			drifted = append(drifted, h)
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"policy": pf.Plan.PolicyHash, "checked": len(pf.Plan.Hosts), "drifted": drifted})
+	} else {
+		for _, h := range drifted {
+			fmt.Fprintf(stdout, "# %s/%s drifted\n", h.Target, h.Host)
+			io.WriteString(stdout, h.Text)
+		}
+		fmt.Fprintf(stdout, "Drift: %d of %d hosts differ from the policy (%s).\n", len(drifted), len(pf.Plan.Hosts), pf.Plan.PolicyHash)
+	}
+	if *detailed && len(drifted) > 0 {
+		return exitFindings
+	}
+	return exitOK
+}

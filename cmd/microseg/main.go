@@ -40,6 +40,7 @@ var commands = map[string]command{
 	"plan":         {"observe every host through its agent and show what applying would change", runPlan},
 	"apply":        {"apply a plan (approval for removals, commit-confirmed, verified)", runApply},
 	"approve":      {"let a waiting apply that removes something go ahead", runApprove},
+	"drift":        {"report the hosts whose live ruleset differs from the policy", runDrift},
 	"worker":       {"run the microseg worker against Temporal", runWorker},
 	"agent":        {"run the agent of one host", runAgent},
 	"server":       {"run the embedded Temporal server", runServer},
