@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,6 +45,8 @@ func (e engine) background(args ...string) (*exec.Cmd, *syncBuffer, <-chan struc
 	cmd.Env = append(os.Environ(), e.env...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
+	// Dies with the test, even when a timeout kills the test before its cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
@@ -181,6 +184,10 @@ func TestEngineEndToEnd(t *testing.T) {
 	if err := l.Probe("web-01", "tcp", "10.99.0.13:5432"); err != nil {
 		t.Errorf("before approval the hand-added elements should still be in force: %v", err)
 	}
+	// The waiting apply holds the target's lock: a second apply is refused.
+	if out, code := e.run("apply", "-auto-approve", policy); code != 1 || !strings.Contains(out, "another apply is running on target lab") {
+		fail("concurrent apply = %d:\n%s", code, out)
+	}
 	if out, code := e.run("approve", "apply/lab"); code != 0 {
 		fail("approve = %d:\n%s", code, out)
 	}
@@ -194,6 +201,46 @@ func TestEngineEndToEnd(t *testing.T) {
 	}
 	if err := l.Probe("web-01", "tcp", "10.99.0.13:5432"); err == nil {
 		t.Error("after the approved apply web still reaches db")
+	}
+
+	// Reconcile every 5 s with remediation, run by a long-running worker.
+	_, workerOut, _ := e.background("worker")
+	if out, code := e.run("reconcile", "start", "-target", "lab", "-every", "5s", "-remediate", policy); code != 0 {
+		fail("reconcile start = %d:\n%s\nworker:\n%s", code, out, workerOut.String())
+	}
+	time.Sleep(2 * time.Second) // let its first check pass
+	l.Nft("app-01", "delete", "element", "inet", "microseg", "in4_exact", "{ 10.99.0.11 . tcp . 8080 }")
+	drifted := time.Now()
+	waitFor(t, "reconcile remediates drift", 30*time.Second, func() bool {
+		return l.Probe("web-01", "tcp", "10.99.0.12:8080") == nil
+	}, workerOut.String)
+	t.Logf("drift remediated by the 5 s reconcile loop %v after the hand change", time.Since(drifted).Round(time.Millisecond))
+	out, code = e.run("reconcile", "status", "-target", "lab", policy)
+	if code != 0 || !strings.Contains(out, "reconcile/lab/lab") || !strings.Contains(out, "remediated in") {
+		fail("reconcile status = %d:\n%s", code, out)
+	}
+
+	// Break-glass: audit mode within seconds, recorded; off restores enforcement.
+	began := time.Now()
+	if out, code := e.run("breakglass", "on", "-target", "lab", "-reason", "INC-42 outage", policy); code != 0 {
+		fail("breakglass on = %d:\n%s", code, out)
+	}
+	waitFor(t, "break-glass lets denied traffic through", 30*time.Second, func() bool {
+		return l.Probe("web-01", "tcp", "10.99.0.13:5432") == nil
+	}, workerOut.String)
+	t.Logf("break-glass in force %v after the command", time.Since(began).Round(time.Millisecond))
+	out, _ = e.run("reconcile", "status", "-target", "lab", policy)
+	if !strings.Contains(out, "BREAK-GLASS ON") || !strings.Contains(out, "INC-42 outage") {
+		fail("status during break-glass:\n%s", out)
+	}
+	if out, code := e.run("breakglass", "off", "-target", "lab", "-reason", "INC-42 resolved", policy); code != 0 {
+		fail("breakglass off = %d:\n%s", code, out)
+	}
+	waitFor(t, "break-glass off restores enforcement", 30*time.Second, func() bool {
+		return l.Probe("web-01", "tcp", "10.99.0.13:5432") != nil
+	}, workerOut.String)
+	if out, code := e.run("reconcile", "stop", "-target", "lab", policy); code != 0 {
+		fail("reconcile stop = %d:\n%s", code, out)
 	}
 
 	// Time from apply to enforced (plan, apply, confirm, verify on 3 hosts).

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -28,32 +30,44 @@ func ApplyWorkflow(ctx workflow.Context, req ApplyRequest) (ApplyResult, error) 
 			result.Approved = "signal"
 		}
 	}
+	state = "applying"
+	hosts, err := applyJobs(ctx, req.Plan, req.Jobs, req.ConfirmTimeout)
+	result.Hosts = hosts
+	if err != nil {
+		return result, err
+	}
+	state = "done"
+	return result, nil
+}
+
+// applyJobs applies the plan's changes host by host: commit-confirmed, confirmed once
+// the agent answers again, and verified by planning the host once more.
+func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout time.Duration) ([]HostApplied, error) {
 	var h *HostActivities
 	plans := map[string]HostPlan{}
-	for _, hp := range req.Plan.Hosts {
+	for _, hp := range plan.Hosts {
 		plans[hp.Target+"/"+hp.Host] = hp
 	}
-	for _, job := range req.Jobs {
+	var done []HostApplied
+	for _, job := range jobs {
 		hp, ok := plans[job.Target+"/"+job.Host]
 		if !ok || hp.Add+hp.Change+hp.Remove == 0 {
 			continue
 		}
-		state = "applying " + job.Target + "/" + job.Host
 		actx := agentOptions(ctx, job)
 		applied := HostApplied{Target: job.Target, Host: job.Host}
-		if err := workflow.ExecuteActivity(actx, h.ApplyHost, job, hp.Observed, req.ConfirmTimeout).Get(ctx, &applied.Stats); err != nil {
-			return result, hostError(job, "apply", err)
+		if err := workflow.ExecuteActivity(actx, h.ApplyHost, job, hp.Observed, confirmTimeout).Get(ctx, &applied.Stats); err != nil {
+			return done, hostError(job, "apply", err)
 		}
 		if err := workflow.ExecuteActivity(actx, h.ConfirmHost).Get(ctx, nil); err != nil {
-			return result, hostError(job, "confirm", err)
+			return done, hostError(job, "confirm", err)
 		}
 		var verify HostPlan
 		if err := workflow.ExecuteActivity(actx, h.PlanHost, job).Get(ctx, &verify); err != nil {
-			return result, hostError(job, "verify", err)
+			return done, hostError(job, "verify", err)
 		}
 		applied.Verified = verify.Add+verify.Change+verify.Remove == 0
-		result.Hosts = append(result.Hosts, applied)
+		done = append(done, applied)
 	}
-	state = "done"
-	return result, nil
+	return done, nil
 }

@@ -123,6 +123,8 @@ func newWorker(c client.Client) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.PlanWorkflow)
 	w.RegisterWorkflow(workflows.ApplyWorkflow)
+	w.RegisterWorkflow(workflows.ReconcileWorkflow)
+	w.RegisterWorkflow(workflows.CheckWorkflow)
 	w.RegisterActivity(&workflows.Activities{})
 	return w
 }

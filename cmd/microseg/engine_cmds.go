@@ -12,6 +12,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -186,10 +187,12 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 				ID: id, TaskQueue: workflows.TaskQueue,
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				// Without it the SDK would hand back the running apply and wait for it.
+				WorkflowExecutionErrorWhenAlreadyStarted: true,
 			}, workflows.ApplyWorkflow, workflows.ApplyRequest{Plan: pf.Plan, Jobs: byTarget[t], AutoApprove: *auto, ConfirmTimeout: *confirm})
 			if err != nil {
-				var started interface{ Error() string }
-				if errors.As(err, &started) && strings.Contains(err.Error(), "already") {
+				var started *serviceerror.WorkflowExecutionAlreadyStarted
+				if errors.As(err, &started) {
 					return fmt.Errorf("another apply is running on target %s (workflow %s): wait for it, or see `temporal workflow describe -w %s`", t, id, id)
 				}
 				return err

@@ -42,6 +42,8 @@ var commands = map[string]command{
 	"approve":      {"let a waiting apply that removes something go ahead", runApprove},
 	"drift":        {"report the hosts whose live ruleset differs from the policy", runDrift},
 	"worker":       {"run the microseg worker against Temporal", runWorker},
+	"reconcile":    {"start, stop, inspect or schedule a target's drift reconciliation", runReconcile},
+	"breakglass":   {"switch a target to audit mode in an emergency, and back", runBreakglass},
 	"agent":        {"run the agent of one host", runAgent},
 	"server":       {"run the embedded Temporal server", runServer},
 	"fmt":          {"rewrite policy files in canonical layout", runFmt},

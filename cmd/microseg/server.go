@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -63,6 +64,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, bin, serverArgs...)
 		cmd.Stdout, cmd.Stderr = stdout, stderr
+		// Temporal dies with its supervisor, whatever kills the supervisor.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		fmt.Fprintf(stderr, "microseg server: Temporal on %s, state in %s\n", embeddedAddress(), stateDir())
 		err := cmd.Run()
 		if ctx.Err() != nil {

@@ -1,0 +1,183 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/microseg/microseg/model"
+)
+
+// Reconcile signals and queries.
+const (
+	PauseSignal         = "pause"
+	ResumeSignal        = "resume"
+	BreakglassSignal    = "breakglass"
+	PolicyUpdatedSignal = "policy-updated"
+)
+
+// ReconcileWorkflowID is the ID of the one reconcile workflow of a target: the lock
+// that keeps two reconcilers from fighting over it.
+func ReconcileWorkflowID(policy, target string) string { return "reconcile/" + policy + "/" + target }
+
+// ReconcileRequest configures a reconcile loop, and carries its state across
+// continue-as-new.
+type ReconcileRequest struct {
+	Dir       string
+	Target    string
+	Interval  time.Duration
+	Remediate bool
+	State     ReconcileState
+}
+
+// Breakglass is an emergency switch of a target to audit mode: traffic flows, and
+// everything the policy would drop is logged.
+type Breakglass struct {
+	On     bool
+	Who    string
+	Reason string
+	When   time.Time
+}
+
+// DriftEvent records one check that found drift: when, where, by how much, and when
+// it was remediated (zero if it was not).
+type DriftEvent struct {
+	When       time.Time
+	Hosts      []HostPlan // only the drifted hosts; Text is kept short
+	Changes    int
+	Remediated time.Time
+}
+
+// ReconcileState is what the status query answers.
+type ReconcileState struct {
+	Paused        bool
+	Breakglass    Breakglass
+	Checks        int
+	LastCheck     time.Time
+	LastError     string
+	Events        []DriftEvent // the most recent, at most maxEvents
+	BreakglassLog []Breakglass // every switch, on and off, most recent last
+}
+
+const (
+	maxEvents = 50
+	maxText   = 2000
+)
+
+// ReconcileWorkflow keeps one target true to the policy: every Interval it plans, and
+// when a host drifted it records a drift event and, with Remediate, applies. Signals
+// pause and resume it, switch break-glass on and off (applied at once), or ask for a
+// check now (policy-updated). It continues as new when Temporal suggests, carrying
+// its state.
+func ReconcileWorkflow(ctx workflow.Context, req ReconcileRequest) (ReconcileState, error) {
+	state := req.State
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (ReconcileState, error) { return state, nil }); err != nil {
+		return state, err
+	}
+	pause := workflow.GetSignalChannel(ctx, PauseSignal)
+	resume := workflow.GetSignalChannel(ctx, ResumeSignal)
+	breakglass := workflow.GetSignalChannel(ctx, BreakglassSignal)
+	updated := workflow.GetSignalChannel(ctx, PolicyUpdatedSignal)
+	for {
+		if ctx.Err() != nil {
+			return state, ctx.Err() // cancelled: stop (reconcile stop)
+		}
+		if !state.Paused {
+			check(ctx, req, &state)
+		}
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			req.State = state
+			return state, workflow.NewContinueAsNewError(ctx, ReconcileWorkflow, req)
+		}
+		// Wait for the interval, or a signal that changes what to do.
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(workflow.NewTimer(timerCtx, req.Interval), func(workflow.Future) {})
+		sel.AddReceive(pause, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); state.Paused = true })
+		sel.AddReceive(resume, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); state.Paused = false })
+		sel.AddReceive(updated, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		sel.AddReceive(breakglass, func(c workflow.ReceiveChannel, _ bool) {
+			var bg Breakglass
+			c.Receive(ctx, &bg)
+			bg.When = workflow.Now(ctx)
+			state.Breakglass = bg
+			state.BreakglassLog = append(state.BreakglassLog, bg)
+			// Break-glass takes effect now, whatever Remediate says.
+			forced := req
+			forced.Remediate = true
+			check(ctx, forced, &state)
+		})
+		sel.Select(ctx)
+		cancelTimer()
+	}
+}
+
+// CheckWorkflow is one reconcile check, for Temporal Schedules.
+func CheckWorkflow(ctx workflow.Context, req ReconcileRequest) (ReconcileState, error) {
+	state := req.State
+	check(ctx, req, &state)
+	return state, nil
+}
+
+// check plans the target and records (and with Remediate, repairs) any drift. Errors
+// are kept in the state rather than ending the loop: an agent that is down now may
+// be up at the next check.
+func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) {
+	state.Checks++
+	state.LastCheck = workflow.Now(ctx)
+	state.LastError = ""
+	var a *Activities
+	var ref PolicyRef
+	if err := workflow.ExecuteActivity(workerOptions(ctx), a.LoadPolicy, PlanRequest{Dir: req.Dir, Target: req.Target}).Get(ctx, &ref); err != nil {
+		state.LastError = err.Error()
+		return
+	}
+	jobs := withBreakglass(ref.Jobs, state.Breakglass.On)
+	plan, err := planJobs(ctx, jobs)
+	if err != nil {
+		state.LastError = err.Error()
+		return
+	}
+	event := DriftEvent{When: state.LastCheck}
+	for _, h := range plan.Hosts {
+		if n := h.Add + h.Change + h.Remove; n > 0 {
+			event.Changes += n
+			short := h
+			if len(short.Text) > maxText {
+				short.Text = short.Text[:maxText] + "...\n"
+			}
+			event.Hosts = append(event.Hosts, short)
+		}
+	}
+	if event.Changes == 0 {
+		return
+	}
+	if req.Remediate {
+		if _, err := applyJobs(ctx, plan, jobs, 0); err != nil {
+			state.LastError = err.Error()
+		} else {
+			event.Remediated = workflow.Now(ctx)
+		}
+	}
+	state.Events = append(state.Events, event)
+	if len(state.Events) > maxEvents {
+		state.Events = state.Events[len(state.Events)-maxEvents:]
+	}
+}
+
+// withBreakglass returns the jobs with every host in audit mode when on.
+func withBreakglass(jobs []HostJob, on bool) []HostJob {
+	if !on {
+		return jobs
+	}
+	out := make([]HostJob, len(jobs))
+	for i, j := range jobs {
+		hp := *j.Policy
+		if len(hp.Segments) > 0 {
+			hp.Mode = model.ModeAudit
+		}
+		j.Policy = &hp
+		out[i] = j
+	}
+	return out
+}
