@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -243,6 +244,18 @@ func TestEngineEndToEnd(t *testing.T) {
 		fail("reconcile stop = %d:\n%s", code, out)
 	}
 
+	// A Temporal Schedule runs drift checks without a loop.
+	if out, code := e.run("reconcile", "schedule", "-target", "lab", "-every", "2s", policy); code != 0 {
+		fail("reconcile schedule = %d:\n%s", code, out)
+	}
+	waitFor(t, "a scheduled check ran", 30*time.Second, func() bool {
+		out, _ := exec.Command(temporal, "workflow", "list", "--address", "127.0.0.1:"+port,
+			"--query", "WorkflowType='CheckWorkflow' AND ExecutionStatus='Completed'").CombinedOutput()
+		return strings.Contains(string(out), "CheckWorkflow")
+	}, workerOut.String)
+	exec.Command(temporal, "schedule", "delete", "--address", "127.0.0.1:"+port, "-s", "drift/lab/lab").Run()
+	recordHistories(t, temporal, port)
+
 	// Time from apply to enforced (plan, apply, confirm, verify on 3 hosts).
 	var times []time.Duration
 	for i := range 5 {
@@ -256,4 +269,34 @@ func TestEngineEndToEnd(t *testing.T) {
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	t.Logf("microseg apply to enforced (a process start, plan, apply, confirm, verify on 3 hosts): median %v, min %v, max %v",
 		times[2].Round(time.Millisecond), times[0].Round(time.Millisecond), times[4].Round(time.Millisecond))
+}
+
+// recordHistories saves the histories of real runs, for the replay tests in
+// workflows/, when MICROSEG_RECORD_HISTORIES names a directory.
+func recordHistories(t *testing.T, temporal, port string) {
+	dir := os.Getenv("MICROSEG_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	for _, wf := range []string{"PlanWorkflow", "ApplyWorkflow", "ReconcileWorkflow", "CheckWorkflow"} {
+		out, err := exec.Command(temporal, "workflow", "list", "--address", "127.0.0.1:"+port, "--limit", "1",
+			"--query", "WorkflowType='"+wf+"'", "-o", "json").Output()
+		if err != nil {
+			t.Fatalf("list %s: %v", wf, err)
+		}
+		var runs []struct {
+			Execution struct{ WorkflowID, RunID string } `json:"execution"`
+		}
+		if err := json.Unmarshal(out, &runs); err != nil || len(runs) == 0 {
+			t.Fatalf("list %s: %v\n%s", wf, err, out)
+		}
+		hist, err := exec.Command(temporal, "workflow", "show", "--address", "127.0.0.1:"+port,
+			"-w", runs[0].Execution.WorkflowID, "-r", runs[0].Execution.RunID, "-o", "json").Output()
+		if err != nil {
+			t.Fatalf("show %s: %v", wf, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, wf+".json"), hist, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
