@@ -72,10 +72,12 @@ bench: deps
 	$(GO) test -run='^$$' -bench='Apply|NftFile|Observe' -benchmem -benchtime=5x ./onprem/
 	$(GO) test -run='^$$' -bench='PacketPath' -benchtime=3000x -count=3 ./onprem/
 
+# gofmt, go vet, and Temporal's workflowcheck: workflow code must be deterministic.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 
 clean:
 	rm -rf bin
