@@ -296,7 +296,7 @@ func TestEngineEndToEnd(t *testing.T) {
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	t.Logf("microseg apply to enforced (a process start, plan, apply, confirm, verify on 3 hosts), 10 runs: median %v, min %v, max %v",
-		((times[4]+times[5])/2).Round(time.Millisecond), times[0].Round(time.Millisecond), times[9].Round(time.Millisecond))
+		((times[4] + times[5]) / 2).Round(time.Millisecond), times[0].Round(time.Millisecond), times[9].Round(time.Millisecond))
 }
 
 // recordHistories saves the histories of real runs, for the replay tests in
