@@ -31,7 +31,7 @@ func ApplyWorkflow(ctx workflow.Context, req ApplyRequest) (ApplyResult, error) 
 		}
 	}
 	state = "applying"
-	hosts, err := applyJobs(ctx, req.Plan, req.Jobs, req.ConfirmTimeout)
+	hosts, err := applyJobs(ctx, req.Plan, req.Jobs, req.ConfirmTimeout, func(s string) { state = s })
 	result.Hosts = hosts
 	if err != nil {
 		return result, err
@@ -42,7 +42,7 @@ func ApplyWorkflow(ctx workflow.Context, req ApplyRequest) (ApplyResult, error) 
 
 // applyJobs applies the plan's changes host by host: commit-confirmed, confirmed once
 // the agent answers again, and verified by planning the host once more.
-func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout time.Duration) ([]HostApplied, error) {
+func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout time.Duration, progress func(string)) ([]HostApplied, error) {
 	var h *HostActivities
 	plans := map[string]HostPlan{}
 	for _, hp := range plan.Hosts {
@@ -55,6 +55,9 @@ func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout t
 			continue
 		}
 		actx := agentOptions(ctx, job)
+		if progress != nil {
+			progress("applying " + job.Target + "/" + job.Host)
+		}
 		applied := HostApplied{Target: job.Target, Host: job.Host}
 		if err := workflow.ExecuteActivity(actx, h.ApplyHost, job, hp.Observed, confirmTimeout).Get(ctx, &applied.Stats); err != nil {
 			return done, hostError(job, "apply", err)

@@ -153,7 +153,7 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) {
 		return
 	}
 	if req.Remediate {
-		if _, err := applyJobs(ctx, plan, jobs, 0); err != nil {
+		if _, err := applyJobs(ctx, plan, jobs, 0, nil); err != nil {
 			state.LastError = err.Error()
 		} else {
 			event.Remediated = workflow.Now(ctx)

@@ -200,8 +200,11 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			if _, _, remove := pf.Plan.Counts(); remove > 0 && !*auto {
 				fmt.Fprintf(stdout, "The plan removes something: waiting for approval. Approve it with:\n  microseg approve %s\n", id)
 			}
+			stopProgress := showProgress(ctx, c, id, stdout)
 			var res workflows.ApplyResult
-			if err := run.Get(ctx, &res); err != nil {
+			err = run.Get(ctx, &res)
+			stopProgress()
+			if err != nil {
 				return err
 			}
 			results = append(results, res)
@@ -349,4 +352,34 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// showProgress prints the apply's state (waiting for approval, applying a host) each
+// time it changes, until stopped: applies to many hosts take a while.
+func showProgress(ctx context.Context, c client.Client, id string, w io.Writer) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := ""
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			v, err := c.QueryWorkflow(ctx, id, "", workflows.StatusQuery)
+			if err != nil {
+				continue
+			}
+			var state string
+			if v.Get(&state) == nil && state != last && state != "starting" && state != "done" && state != "waiting for approval" {
+				fmt.Fprintf(w, "  %s: %s\n", id, state)
+				last = state
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
