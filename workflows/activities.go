@@ -17,7 +17,9 @@ import (
 )
 
 // Activities run on the microseg worker.
-type Activities struct{}
+type Activities struct {
+	Store Store
+}
 
 // LoadPolicy loads and compiles the policy in dir and returns the job of every host
 // of its hosts targets (of one target when target is set). A policy that does not
@@ -49,7 +51,11 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 			if err != nil {
 				return PolicyRef{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidPolicy", err)
 			}
-			ref.Jobs = append(ref.Jobs, HostJob{Target: name, Host: host, Policy: hp})
+			hash, err := putJSON(ctx, a.Store, KindHostPolicy, hp)
+			if err != nil {
+				return PolicyRef{}, err
+			}
+			ref.Jobs = append(ref.Jobs, HostJob{Target: name, Host: host, PolicyHash: hash})
 		}
 	}
 	return ref, nil

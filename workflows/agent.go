@@ -20,6 +20,7 @@ import (
 type HostActivities struct {
 	Target, Host string
 	Enforcer     *onprem.Enforcer
+	Store        Store
 
 	mu      sync.Mutex
 	pending *onprem.Pending // the last commit-confirmed change, until confirmed
@@ -28,32 +29,41 @@ type HostActivities struct {
 // ErrStalePlan is the failure type of an apply whose host changed since the plan.
 const ErrStalePlan = "StalePlan"
 
-func (h *HostActivities) check(job HostJob) error {
+// desired checks that the job is this host's and returns the ruleset it asks for.
+func (h *HostActivities) desired(ctx context.Context, job HostJob) (*onprem.Ruleset, error) {
 	if job.Target != h.Target || job.Host != h.Host {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("job for %s/%s reached the agent of %s/%s", job.Target, job.Host, h.Target, h.Host), "WrongHost", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("job for %s/%s reached the agent of %s/%s", job.Target, job.Host, h.Target, h.Host), "WrongHost", nil)
 	}
-	return nil
+	var hp onprem.HostPolicy
+	if err := getJSON(ctx, h.Store, KindHostPolicy, job.PolicyHash, &hp); err != nil {
+		return nil, err
+	}
+	if job.Audit && len(hp.Segments) > 0 {
+		hp.Mode = model.ModeAudit
+	}
+	return onprem.Build(&hp), nil
 }
 
 // PlanHost observes the host and diffs it with the job's policy.
 func (h *HostActivities) PlanHost(ctx context.Context, job HostJob) (HostPlan, error) {
-	if err := h.check(job); err != nil {
+	desired, err := h.desired(ctx, job)
+	if err != nil {
 		return HostPlan{}, err
 	}
 	observed, err := h.Enforcer.Observe()
 	if err != nil {
 		return HostPlan{}, err
 	}
-	return planOf(job, onprem.Build(job.Policy), observed), nil
-}
-
-func planOf(job HostJob, desired, observed *onprem.Ruleset) HostPlan {
 	objs := observed.Objects()
 	plan := model.Diff(job.Host, desired.Objects(), objs)
 	var b strings.Builder
 	plan.Render(&b)
 	add, change, remove := plan.Counts()
-	return HostPlan{Target: job.Target, Host: job.Host, Add: add, Change: change, Remove: remove, Text: b.String(), Observed: digestObjects(objs)}
+	text, err := h.Store.Put(ctx, KindPlanText, []byte(b.String()))
+	if err != nil {
+		return HostPlan{}, err
+	}
+	return HostPlan{Target: job.Target, Host: job.Host, Add: add, Change: change, Remove: remove, TextHash: text, Observed: digestObjects(objs)}, nil
 }
 
 // digestObjects fingerprints an observed state, so that Apply can tell whether the
@@ -73,7 +83,8 @@ func digestObjects(objs []model.Object) string {
 // (observed), keeping the previous ruleset until ConfirmHost: if the workflow cannot
 // reach the agent again within confirmTimeout, the host rolls the change back.
 func (h *HostActivities) ApplyHost(ctx context.Context, job HostJob, observed string, confirmTimeout time.Duration) (onprem.ApplyStats, error) {
-	if err := h.check(job); err != nil {
+	desired, err := h.desired(ctx, job)
+	if err != nil {
 		return onprem.ApplyStats{}, err
 	}
 	h.mu.Lock()
@@ -82,7 +93,6 @@ func (h *HostActivities) ApplyHost(ctx context.Context, job HostJob, observed st
 	if err != nil {
 		return onprem.ApplyStats{}, err
 	}
-	desired := onprem.Build(job.Policy)
 	if digestObjects(current.Objects()) != observed {
 		// Already applied (a retry after the agent answered late) is success.
 		if model.Diff(job.Host, desired.Objects(), current.Objects()).Empty() {

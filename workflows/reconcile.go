@@ -4,8 +4,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/microseg/microseg/model"
 )
 
 // Reconcile signals and queries.
@@ -43,7 +41,7 @@ type Breakglass struct {
 // it was remediated (zero if it was not).
 type DriftEvent struct {
 	When       time.Time
-	Hosts      []HostPlan // only the drifted hosts; Text is kept short
+	Hosts      []HostPlan // only the drifted hosts
 	Changes    int
 	Remediated time.Time
 }
@@ -59,10 +57,7 @@ type ReconcileState struct {
 	BreakglassLog []Breakglass // every switch, on and off, most recent last
 }
 
-const (
-	maxEvents = 50
-	maxText   = 2000
-)
+const maxEvents = 50
 
 // ReconcileWorkflow keeps one target true to the policy: every Interval it plans, and
 // when a host drifted it records a drift event and, with Remediate, applies. Signals
@@ -142,11 +137,7 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) {
 	for _, h := range plan.Hosts {
 		if n := h.Add + h.Change + h.Remove; n > 0 {
 			event.Changes += n
-			short := h
-			if len(short.Text) > maxText {
-				short.Text = short.Text[:maxText] + "...\n"
-			}
-			event.Hosts = append(event.Hosts, short)
+			event.Hosts = append(event.Hosts, h)
 		}
 	}
 	if event.Changes == 0 {
@@ -165,18 +156,14 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) {
 	}
 }
 
-// withBreakglass returns the jobs with every host in audit mode when on.
+// withBreakglass returns the jobs with every host forced into audit mode when on.
 func withBreakglass(jobs []HostJob, on bool) []HostJob {
 	if !on {
 		return jobs
 	}
 	out := make([]HostJob, len(jobs))
 	for i, j := range jobs {
-		hp := *j.Policy
-		if len(hp.Segments) > 0 {
-			hp.Mode = model.ModeAudit
-		}
-		j.Policy = &hp
+		j.Audit = true
 		out[i] = j
 	}
 	return out

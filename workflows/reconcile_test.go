@@ -38,7 +38,11 @@ func (f *fakeHosts) apply(_ context.Context, job HostJob, _ string, _ time.Durat
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.drifted[job.Host] = false
-	f.modes = append(f.modes, job.Policy.Mode)
+	mode := model.ModeEnforce
+	if job.Audit {
+		mode = model.ModeAudit
+	}
+	f.modes = append(f.modes, mode)
 	return onprem.ApplyStats{ElementsAdded: 1}, nil
 }
 
@@ -47,7 +51,7 @@ func reconcileEnv(t *testing.T, f *fakeHosts) (*testsuiteEnv, func() ReconcileSt
 	var a *Activities
 	var h *HostActivities
 	env.OnActivity(a.LoadPolicy, mock.Anything, mock.Anything).Return(PolicyRef{Hash: "p", Jobs: []HostJob{
-		{Target: "dc1", Host: "db-01", Policy: &onprem.HostPolicy{Segments: []string{"db"}}},
+		{Target: "dc1", Host: "db-01", PolicyHash: "h1"},
 	}}, nil)
 	env.OnActivity(h.PlanHost, mock.Anything, mock.Anything).Return(f.plan)
 	env.OnActivity(h.ApplyHost, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(f.apply)

@@ -25,18 +25,20 @@ type PolicyRef struct {
 	Jobs []HostJob // sorted by target, host
 }
 
-// HostJob is what one host must enforce.
+// HostJob is what one host must enforce: its compiled policy, by hash in the Store.
 type HostJob struct {
-	Target string
-	Host   string
-	Policy *onprem.HostPolicy
+	Target     string
+	Host       string
+	PolicyHash string
+	// Audit forces every segment of the host into audit mode (break-glass).
+	Audit bool
 }
 
 // HostPlan is the plan of one host.
 type HostPlan struct {
 	Target, Host        string
 	Add, Change, Remove int
-	Text                string // the rendered plan
+	TextHash            string // the rendered plan, in the Store
 	Observed            string // digest of what was observed: Apply refuses a plan whose host changed since
 }
 

@@ -16,8 +16,8 @@ import (
 
 func jobs() []HostJob {
 	return []HostJob{
-		{Target: "dc1", Host: "db-01", Policy: &onprem.HostPolicy{Target: "dc1", Host: "db-01"}},
-		{Target: "dc1", Host: "db-02", Policy: &onprem.HostPolicy{Target: "dc1", Host: "db-02"}},
+		{Target: "dc1", Host: "db-01", PolicyHash: "h1"},
+		{Target: "dc1", Host: "db-02", PolicyHash: "h2"},
 	}
 }
 

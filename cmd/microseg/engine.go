@@ -39,6 +39,16 @@ func stateDir() string {
 	return ".microseg"
 }
 
+// contentStore is where plans and compiled host policies are kept by hash:
+// MICROSEG_STORE, or the store directory under the state directory. The worker, the
+// agents and the CLI must all reach it (the same machine, or shared storage).
+func contentStore() workflows.DirStore {
+	if d := os.Getenv("MICROSEG_STORE"); d != "" {
+		return workflows.DirStore{Dir: d}
+	}
+	return workflows.DirStore{Dir: filepath.Join(stateDir(), "store")}
+}
+
 // embedded reports whether microseg runs against its embedded server: when
 // TEMPORAL_ADDRESS does not point it at a cluster.
 func embedded() bool { return os.Getenv("TEMPORAL_ADDRESS") == "" }
@@ -125,7 +135,7 @@ func newWorker(c client.Client) worker.Worker {
 	w.RegisterWorkflow(workflows.ApplyWorkflow)
 	w.RegisterWorkflow(workflows.ReconcileWorkflow)
 	w.RegisterWorkflow(workflows.CheckWorkflow)
-	w.RegisterActivity(&workflows.Activities{})
+	w.RegisterActivity(&workflows.Activities{Store: contentStore()})
 	return w
 }
 

@@ -115,9 +115,15 @@ func absDir(dir string) (string, error) {
 }
 
 func printPlan(w io.Writer, p workflows.Plan) {
+	store := contentStore()
 	for _, h := range p.Hosts {
 		fmt.Fprintf(w, "# %s/%s\n", h.Target, h.Host)
-		io.WriteString(w, h.Text)
+		text, err := store.Get(context.Background(), workflows.KindPlanText, h.TextHash)
+		if err != nil {
+			fmt.Fprintf(w, "  %d to add, %d to change, %d to remove (the full plan is not readable here: %v)\n", h.Add, h.Change, h.Remove, err)
+			continue
+		}
+		w.Write(text)
 	}
 	add, change, remove := p.Counts()
 	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove, on %d hosts (policy %s).\n", add, change, remove, len(p.Hosts), p.PolicyHash)
@@ -298,7 +304,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	defer e.Close()
 	queue := workflows.HostQueue(h.target, h.host)
 	w := worker.New(c, queue, worker.Options{})
-	w.RegisterActivity(&workflows.HostActivities{Target: h.target, Host: h.host, Enforcer: e})
+	w.RegisterActivity(&workflows.HostActivities{Target: h.target, Host: h.host, Enforcer: e, Store: contentStore()})
 	fmt.Fprintf(stderr, "microseg agent: %s/%s serving task queue %s\n", h.target, h.host, queue)
 	if err := w.Run(worker.InterruptCh()); err != nil {
 		fmt.Fprintln(stderr, "microseg agent:", err)
@@ -342,9 +348,12 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 		enc.SetIndent("", "  ")
 		enc.Encode(map[string]any{"policy": pf.Plan.PolicyHash, "checked": len(pf.Plan.Hosts), "drifted": drifted})
 	} else {
+		store := contentStore()
 		for _, h := range drifted {
 			fmt.Fprintf(stdout, "# %s/%s drifted\n", h.Target, h.Host)
-			io.WriteString(stdout, h.Text)
+			if text, err := store.Get(context.Background(), workflows.KindPlanText, h.TextHash); err == nil {
+				stdout.Write(text)
+			}
 		}
 		fmt.Fprintf(stdout, "Drift: %d of %d hosts differ from the policy (%s).\n", len(drifted), len(pf.Plan.Hosts), pf.Plan.PolicyHash)
 	}
