@@ -157,8 +157,15 @@ func TestEngineEndToEnd(t *testing.T) {
 	if err := l.Probe("web-01", "tcp", "10.99.0.13:5432"); err == nil {
 		t.Error("web -> db passes after apply")
 	}
-	if out, code := e.run("plan", "-detailed-exitcode", policy); code != 0 {
+	out, code = e.run("plan", "-detailed-exitcode", policy)
+	if code != 0 {
 		fail("plan after apply = %d:\n%s", code, out)
+	}
+	// The same policy, planned again by the bundle hash the plan printed.
+	_, bundle, _ := strings.Cut(out, "Policy bundle: ")
+	bundle = strings.TrimSpace(bundle)
+	if out, code := e.run("plan", "-detailed-exitcode", "-bundle", bundle); code != 0 || !strings.Contains(out, "Policy bundle: "+bundle) {
+		fail("plan -bundle %s = %d:\n%s", bundle, code, out)
 	}
 
 	// Drift by hand: detected by plan, remediated by apply.

@@ -2,13 +2,11 @@ package workflows
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/hashicorp/hcl/v2"
 	"go.temporal.io/sdk/temporal"
 
 	hclload "github.com/microseg/microseg/hcl"
@@ -25,7 +23,32 @@ type Activities struct {
 // of its hosts targets (of one target when target is set). A policy that does not
 // load is a non-retryable failure: retrying cannot fix it.
 func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef, error) {
-	loaded, diags := hclload.LoadDir(req.Dir)
+	sources := map[string][]byte{}
+	switch {
+	case req.Bundle != "":
+		if err := getJSON(ctx, a.Store, KindBundle, req.Bundle, &sources); err != nil {
+			return PolicyRef{}, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownBundle", err)
+		}
+	default:
+		names, err := filepath.Glob(filepath.Join(req.Dir, "*.hcl"))
+		if err != nil || len(names) == 0 {
+			return PolicyRef{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no policy files in %s", req.Dir), "InvalidPolicy", err)
+		}
+		for _, name := range names {
+			src, err := os.ReadFile(name)
+			if err != nil {
+				return PolicyRef{}, fmt.Errorf("read policy: %w", err)
+			}
+			sources[filepath.Base(name)] = src
+		}
+	}
+	// The bundle is the policy by content: a plan names it, and any worker can load
+	// exactly that policy again by its hash.
+	bundle, err := putJSON(ctx, a.Store, KindBundle, sources)
+	if err != nil {
+		return PolicyRef{}, err
+	}
+	loaded, diags := hclload.LoadSources(sources)
 	if diags.HasErrors() {
 		var b strings.Builder
 		hclload.WriteDiagnostics(&b, loaded.Files, diags)
@@ -40,7 +63,7 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 			return PolicyRef{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no target %q in the policy", req.Target), "UnknownTarget", nil)
 		}
 	}
-	ref := PolicyRef{Hash: hashFiles(loaded.Files)}
+	ref := PolicyRef{Hash: bundle}
 	for _, name := range model.SortedKeys(states) {
 		st := states[name]
 		if (req.Target != "" && name != req.Target) || st.Target.Kind != model.KindHosts {
@@ -59,15 +82,4 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 		}
 	}
 	return ref, nil
-}
-
-// hashFiles is the content hash of a policy: its files' names and bytes, in order.
-func hashFiles(files map[string]*hcl.File) string {
-	h := sha256.New()
-	for _, name := range model.SortedKeys(files) {
-		src := files[name].Bytes
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(name), len(src))
-		h.Write(src)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
 }

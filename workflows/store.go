@@ -94,6 +94,7 @@ func getJSON(ctx context.Context, s Store, kind, hash string, v any) error {
 
 // Kinds of stored content.
 const (
+	KindBundle     = "bundles"
 	KindHostPolicy = "host-policies"
 	KindPlanText   = "plan-texts"
 )

@@ -13,13 +13,16 @@ const TaskQueue = "microseg"
 // HostQueue is the task queue of the agent of one host.
 func HostQueue(target, host string) string { return fmt.Sprintf("host/%s/%s", target, host) }
 
-// PlanRequest asks for a plan of the policy in Dir, for one target or all.
+// PlanRequest asks for a plan of a policy, for one target or all: the policy in Dir,
+// or the bundle stored under Bundle (a hash a previous plan printed).
 type PlanRequest struct {
 	Dir    string
+	Bundle string
 	Target string // "" for every target
 }
 
-// PolicyRef is a loaded policy: its content hash and every host job it implies.
+// PolicyRef is a loaded policy: the hash of its bundle (its files, in the Store) and
+// every host job it implies.
 type PolicyRef struct {
 	Hash string
 	Jobs []HostJob // sorted by target, host

@@ -30,11 +30,12 @@ type planFile struct {
 func runPlan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	target := fs.String("target", "", "plan only this target")
+	bundle := fs.String("bundle", "", "plan the policy bundle with this hash (as a previous plan printed) instead of DIR")
 	out := fs.String("out", "", "save the plan to this file, for `microseg apply FILE`")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan changes anything")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: microseg plan [-target NAME] [-out FILE] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host of the policy's hosts targets through their agents and prints what\napplying the policy would change, host by host.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: microseg plan [-target NAME] [-bundle HASH] [-out FILE] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host of the policy's hosts targets through their agents and prints what\napplying the policy would change, host by host.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	dir, code, ok := policyArgs(fs, args, stderr)
@@ -47,7 +48,12 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	defer c.Close()
-	pf, err := makePlan(c, dir, *target)
+	var pf *planFile
+	if *bundle != "" {
+		pf, err = runPlanWorkflow(c, workflows.PlanRequest{Bundle: *bundle, Target: *target})
+	} else {
+		pf, err = makePlan(c, dir, *target)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "microseg plan:", err)
 		return exitError
@@ -79,14 +85,22 @@ func makePlan(c client.Client, dir, target string) (*planFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	pf, err := runPlanWorkflow(c, workflows.PlanRequest{Dir: abs, Target: target})
+	if pf != nil {
+		pf.Dir = abs
+	}
+	return pf, err
+}
+
+func runPlanWorkflow(c client.Client, req workflows.PlanRequest) (*planFile, error) {
 	var pf planFile
-	err = withWorker(c, func() error {
+	err := withWorker(c, func() error {
 		ctx, stop := signalContext()
 		defer stop()
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: fmt.Sprintf("plan/%d", time.Now().UnixNano()), TaskQueue: workflows.TaskQueue,
 			WorkflowExecutionTimeout: 10 * time.Minute,
-		}, workflows.PlanWorkflow, workflows.PlanRequest{Dir: abs, Target: target})
+		}, workflows.PlanWorkflow, req)
 		if err != nil {
 			return err
 		}
@@ -95,7 +109,7 @@ func makePlan(c client.Client, dir, target string) (*planFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	pf.Jobs, pf.Dir = pf.Plan.Jobs, abs
+	pf.Jobs = pf.Plan.Jobs
 	return &pf, nil
 }
 
@@ -126,7 +140,7 @@ func printPlan(w io.Writer, p workflows.Plan) {
 		w.Write(text)
 	}
 	add, change, remove := p.Counts()
-	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove, on %d hosts (policy %s).\n", add, change, remove, len(p.Hosts), p.PolicyHash)
+	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove, on %d hosts.\nPolicy bundle: %s\n", add, change, remove, len(p.Hosts), p.PolicyHash)
 }
 
 func runApply(args []string, stdout, stderr io.Writer) int {
@@ -355,7 +369,7 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 				stdout.Write(text)
 			}
 		}
-		fmt.Fprintf(stdout, "Drift: %d of %d hosts differ from the policy (%s).\n", len(drifted), len(pf.Plan.Hosts), pf.Plan.PolicyHash)
+		fmt.Fprintf(stdout, "Drift: %d of %d hosts differ from the policy (bundle %.12s).\n", len(drifted), len(pf.Plan.Hosts), pf.Plan.PolicyHash)
 	}
 	if *detailed && len(drifted) > 0 {
 		return exitFindings
