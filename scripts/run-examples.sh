@@ -43,10 +43,12 @@ cleanup() {
 trap cleanup EXIT
 for h in $hosts; do ip netns del "msrun-$h" 2>/dev/null; ip netns add "msrun-$h"; done
 mkdir -p "$MICROSEG_STATE"
-printf '\n== engine: start the embedded Temporal server and one agent per host (logs in %s)\n' "$MICROSEG_STATE"
+printf '\n== engine: start the embedded Temporal server, a worker and one agent per host (logs in %s)\n' "$MICROSEG_STATE"
 "$bin" server >"$MICROSEG_STATE/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/${MICROSEG_TEMPORAL_PORT:-7233}) 2>/dev/null && break; sleep 0.1; done
+"$bin" worker >"$MICROSEG_STATE/worker.log" 2>&1 &
+pids+=($!)
 for h in $hosts; do
 	"$bin" agent -target dc1 -host "$h" -netns "msrun-$h" >"$MICROSEG_STATE/agent-$h.log" 2>&1 &
 	pids+=($!)

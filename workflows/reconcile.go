@@ -3,6 +3,7 @@ package workflows
 import (
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -143,9 +144,26 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) {
 	if event.Changes == 0 {
 		return
 	}
-	if req.Remediate {
+	if req.Remediate && workflow.GetVersion(ctx, "remediate-as-apply-child", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		// Histories from before remediation ran as a child apply.
 		if _, err := applyJobs(ctx, plan, jobs, 0, nil); err != nil {
 			state.LastError = err.Error()
+		} else {
+			event.Remediated = workflow.Now(ctx)
+		}
+	} else if req.Remediate {
+		// Remediation is an apply like any other, under the same workflow ID
+		// apply/<target>: the lock that keeps it from racing a manual apply. When one
+		// runs, this check records that and leaves the drift to the next.
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:            ApplyWorkflowID(req.Target),
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		})
+		plan.Jobs = jobs
+		err := workflow.ExecuteChildWorkflow(cctx, ApplyWorkflow, ApplyRequest{Plan: plan, Jobs: jobs, AutoApprove: true}).Get(ctx, nil)
+		if err != nil {
+			state.LastError = "remediation: " + err.Error()
 		} else {
 			event.Remediated = workflow.Now(ctx)
 		}

@@ -84,6 +84,10 @@ type HostApplied struct {
 	Verified     bool // observed again after the change: no difference left
 }
 
+// ApplyWorkflowID is the ID of the apply of a target, manual or remediation: the lock
+// that keeps two applies from racing on it.
+func ApplyWorkflowID(target string) string { return "apply/" + target }
+
 // ApproveSignal is the signal that lets an apply that removes something go ahead.
 const ApproveSignal = "approve"
 

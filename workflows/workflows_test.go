@@ -26,6 +26,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&Activities{})
 	env.RegisterActivity(&HostActivities{})
+	env.RegisterWorkflow(ApplyWorkflow)
 	return env
 }
 

@@ -202,7 +202,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			byTarget[j.Target] = append(byTarget[j.Target], j)
 		}
 		for _, t := range targets {
-			id := "apply/" + t
+			id := workflows.ApplyWorkflowID(t)
 			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID: id, TaskQueue: workflows.TaskQueue,
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
