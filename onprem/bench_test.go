@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/microseg/microseg/internal/netlab"
+	"github.com/microseg/microseg/internal/peakrss"
 	"github.com/microseg/microseg/model"
 )
 
@@ -59,7 +60,7 @@ func BenchmarkApplyFull(b *testing.B) {
 	if want < 100_000 {
 		b.Fatalf("the ruleset has %d elements, want 100,000 and more", want)
 	}
-	resetPeakRSS()
+	peakrss.Reset()
 	for b.Loop() {
 		b.StopTimer()
 		exec.Command("ip", "netns", "exec", l.Hosts["h"].NS, "nft", "delete", "table", "inet", TableName).Run()
@@ -74,7 +75,7 @@ func BenchmarkApplyFull(b *testing.B) {
 		}
 		b.StartTimer()
 	}
-	reportPeakRSS(b)
+	peakrss.Report(b)
 }
 
 // BenchmarkNftFile loads the same ruleset as BenchmarkApplyFull with `nft -f`, from
@@ -127,7 +128,7 @@ func BenchmarkApplyIncremental(b *testing.B) {
 				if _, err := e.Apply(a); err != nil {
 					b.Fatal(err)
 				}
-				resetPeakRSS()
+				peakrss.Reset()
 				next := c
 				for b.Loop() {
 					if mode == "isolated" {
@@ -193,7 +194,7 @@ func BenchmarkPacketPath(b *testing.B) {
 				}
 				// The 100,000-tuple ruleset's garbage must not be collected while
 				// connections are timed: on two cores that would be the measurement.
-				resetPeakRSS()
+				peakrss.Reset()
 				var conns int
 				start := time.Now()
 				err := netlab.InNetns(l.Hosts["client"].NS, func() error {

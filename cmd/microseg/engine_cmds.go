@@ -42,20 +42,8 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	c, err := connect(stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "microseg plan:", err)
-		return exitError
-	}
-	defer c.Close()
-	var pf *planFile
-	if *bundle != "" {
-		pf, err = runPlanWorkflow(c, workflows.PlanRequest{Bundle: *bundle, Target: *target})
-	} else {
-		pf, err = makePlan(c, dir, *target)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "microseg plan:", err)
+	pf, ok := planned("plan", dir, *bundle, *target, stderr)
+	if !ok {
 		return exitError
 	}
 	if *asJSON {
@@ -77,6 +65,28 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// planned connects and plans the policy in dir (or the bundle), reporting failures
+// as the command called name.
+func planned(name, dir, bundle, target string, stderr io.Writer) (*planFile, bool) {
+	c, err := connect(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "microseg %s: %v\n", name, err)
+		return nil, false
+	}
+	defer c.Close()
+	var pf *planFile
+	if bundle != "" {
+		pf, err = runPlanWorkflow(c, workflows.PlanRequest{Bundle: bundle, Target: target})
+	} else {
+		pf, err = makePlan(c, dir, target)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "microseg %s: %v\n", name, err)
+		return nil, false
+	}
+	return pf, true
 }
 
 // makePlan runs the Plan workflow (with an in-process worker when embedded).
@@ -330,25 +340,19 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 func runDrift(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("drift", flag.ContinueOnError)
 	target := fs.String("target", "", "check only this target")
+	bundle := fs.String("bundle", "", "check against the policy bundle with this hash instead of DIR")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when any host drifted")
 	asJSON := fs.Bool("json", false, "print the drifted hosts' plans as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: microseg drift [-target NAME] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host through its agent and reports the hosts whose live ruleset differs\nfrom the policy, with what it would take to make them the policy again.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: microseg drift [-target NAME] [-bundle HASH] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host through its agent and reports the hosts whose live ruleset differs\nfrom the policy, with what it would take to make them the policy again.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	dir, code, ok := policyArgs(fs, args, stderr)
 	if !ok {
 		return code
 	}
-	c, err := connect(stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "microseg drift:", err)
-		return exitError
-	}
-	defer c.Close()
-	pf, err := makePlan(c, dir, *target)
-	if err != nil {
-		fmt.Fprintln(stderr, "microseg drift:", err)
+	pf, ok := planned("drift", dir, *bundle, *target, stderr)
+	if !ok {
 		return exitError
 	}
 	var drifted []workflows.HostPlan

@@ -1,47 +1,15 @@
 package bench
 
 import (
-	"bufio"
-	"os"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 
 	hclload "github.com/microseg/microseg/hcl"
+	"github.com/microseg/microseg/internal/peakrss"
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/test/policygen"
 )
 
 var size = policygen.Params{Segments: 10_000, Allows: 100_000, Seed: 1}
-
-// resetPeakRSS clears the kernel's high-water mark of this process's resident set
-// (writing 5 to clear_refs, Linux 4.0+), so that the peak reported for a benchmark is
-// its own and not its set-up's. It reports false where that is not possible.
-// Memory the Go runtime holds from earlier benchmarks is returned to the system
-// first, since the reset sets the peak to the current resident set.
-func resetPeakRSS() bool {
-	debug.FreeOSMemory()
-	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
-}
-
-// reportPeakRSS adds the process's peak resident set (VmHWM) as peak-RSS-MiB.
-func reportPeakRSS(b *testing.B) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err == nil {
-				b.ReportMetric(float64(kb)/1024, "peak-RSS-MiB")
-			}
-		}
-	}
-}
 
 // policyFiles is the generated policy as a team would keep it: ten files of 10,000
 // allows, beside the targets and segments.
@@ -57,7 +25,7 @@ func policyFiles() (map[string][]byte, int64) {
 func BenchmarkLoad(b *testing.B) {
 	files, n := policyFiles()
 	b.SetBytes(n)
-	resetPeakRSS()
+	peakrss.Reset()
 	b.ResetTimer()
 	for b.Loop() {
 		loaded, diags := hclload.LoadSources(files)
@@ -65,19 +33,19 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatalf("load: %d allows, %v", len(loaded.Policy.Allows), diags)
 		}
 	}
-	reportPeakRSS(b)
+	peakrss.Report(b)
 }
 
 func BenchmarkCompile(b *testing.B) {
 	p := policygen.Generate(size)
-	resetPeakRSS()
+	peakrss.Reset()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := model.Compile(p); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportPeakRSS(b)
+	peakrss.Report(b)
 }
 
 // observedFrom makes an observed state that differs from desired the way a live
@@ -109,7 +77,7 @@ func BenchmarkDiff(b *testing.B) {
 		desired[name] = st.Objects()
 		observed[name] = observedFrom(desired[name])
 	}
-	resetPeakRSS()
+	peakrss.Reset()
 	b.ResetTimer()
 	for b.Loop() {
 		for name := range states {
@@ -118,7 +86,7 @@ func BenchmarkDiff(b *testing.B) {
 			}
 		}
 	}
-	reportPeakRSS(b)
+	peakrss.Report(b)
 }
 
 // BenchmarkCompileAndDiff is the figure the foundation issue sets a target for
@@ -138,7 +106,7 @@ func BenchmarkCompileAndDiff(b *testing.B) {
 	}
 	first = nil
 	b.ReportMetric(float64(rules), "rules")
-	resetPeakRSS()
+	peakrss.Reset()
 	b.ResetTimer()
 	for b.Loop() {
 		states, err := model.Compile(p)
@@ -151,13 +119,13 @@ func BenchmarkCompileAndDiff(b *testing.B) {
 			}
 		}
 	}
-	reportPeakRSS(b)
+	peakrss.Report(b)
 }
 
 // BenchmarkLoadCompileDiff is the whole pipeline from HCL text to plans.
 func BenchmarkLoadCompileDiff(b *testing.B) {
 	files, _ := policyFiles()
-	resetPeakRSS()
+	peakrss.Reset()
 	b.ResetTimer()
 	for b.Loop() {
 		loaded, diags := hclload.LoadSources(files)
@@ -172,5 +140,5 @@ func BenchmarkLoadCompileDiff(b *testing.B) {
 			model.Diff(name, st.Objects(), nil)
 		}
 	}
-	reportPeakRSS(b)
+	peakrss.Report(b)
 }
