@@ -228,7 +228,13 @@ func TestEngineEndToEnd(t *testing.T) {
 		fail("reconcile status = %d:\n%s", code, out)
 	}
 
-	// Break-glass: audit mode within seconds, recorded; off restores enforcement.
+	// Break-glass: audit mode within seconds, recorded; off restores enforcement. An
+	// apply waiting for approval must not hold it back: it is cancelled.
+	l.Nft("db-01", "add", "element", "inet", "microseg", "in4_exact", "{ 10.99.0.11 . tcp . 5555 }")
+	_, blockedOut, blockedDone := e.background("apply", policy)
+	waitFor(t, "an apply waiting for approval", 2*time.Minute, func() bool {
+		return strings.Contains(blockedOut.String(), "microseg approve apply/lab")
+	}, blockedOut.String)
 	began := time.Now()
 	if out, code := e.run("breakglass", "on", "-target", "lab", "-reason", "INC-42 outage", policy); code != 0 {
 		fail("breakglass on = %d:\n%s", code, out)
@@ -236,7 +242,15 @@ func TestEngineEndToEnd(t *testing.T) {
 	waitFor(t, "break-glass lets denied traffic through", 30*time.Second, func() bool {
 		return l.Probe("web-01", "tcp", "10.99.0.13:5432") == nil
 	}, workerOut.String)
-	t.Logf("break-glass in force %v after the command", time.Since(began).Round(time.Millisecond))
+	t.Logf("break-glass in force %v after the command (cancelling a waiting apply)", time.Since(began).Round(time.Millisecond))
+	select {
+	case <-blockedDone:
+		if !strings.Contains(blockedOut.String(), "cancel") {
+			t.Errorf("the waiting apply ended without saying it was cancelled:\n%s", blockedOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		fail("the waiting apply was not cancelled by break-glass:\n%s", blockedOut.String())
+	}
 	out, _ = e.run("reconcile", "status", "-target", "lab", policy)
 	if !strings.Contains(out, "BREAK-GLASS ON") || !strings.Contains(out, "INC-42 outage") {
 		fail("status during break-glass:\n%s", out)

@@ -3,6 +3,7 @@ package workflows
 import (
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -26,7 +27,14 @@ func ApplyWorkflow(ctx workflow.Context, req ApplyRequest) (ApplyResult, error) 
 			result.Approved = "auto"
 		} else {
 			state = "waiting for approval"
-			workflow.GetSignalChannel(ctx, ApproveSignal).Receive(ctx, nil)
+			// Wait for approval, or for cancellation (break-glass preempts a waiting apply).
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(workflow.GetSignalChannel(ctx, ApproveSignal), func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+			sel.Select(ctx)
+			if ctx.Err() != nil {
+				return result, temporal.NewCanceledError("cancelled while waiting for approval (break-glass or an operator)")
+			}
 			result.Approved = "signal"
 		}
 	}

@@ -1,9 +1,11 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -101,7 +103,19 @@ func ReconcileWorkflow(ctx workflow.Context, req ReconcileRequest) (ReconcileSta
 			// Break-glass takes effect now, whatever Remediate says.
 			forced := req
 			forced.Remediate = true
-			check(ctx, forced, &state)
+			if workflow.GetVersion(ctx, "breakglass-preempts-apply", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+				check(ctx, forced, &state)
+				return
+			}
+			// An apply running or waiting for approval must not hold an emergency
+			// back: cancel it, and check again until its lock is free.
+			_ = workflow.RequestCancelExternalWorkflow(ctx, ApplyWorkflowID(req.Target), "").Get(ctx, nil)
+			for range 30 {
+				if !check(ctx, forced, &state) {
+					break
+				}
+				_ = workflow.Sleep(ctx, time.Second)
+			}
 		})
 		sel.Select(ctx)
 		cancelTimer()
@@ -117,8 +131,9 @@ func CheckWorkflow(ctx workflow.Context, req ReconcileRequest) (ReconcileState, 
 
 // check plans the target and records (and with Remediate, repairs) any drift. Errors
 // are kept in the state rather than ending the loop: an agent that is down now may
-// be up at the next check.
-func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) {
+// be up at the next check. It reports busy when remediation found another apply
+// holding the target's lock.
+func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) (busy bool) {
 	state.Checks++
 	state.LastCheck = workflow.Now(ctx)
 	state.LastError = ""
@@ -162,6 +177,8 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) {
 		})
 		plan.Jobs = jobs
 		err := workflow.ExecuteChildWorkflow(cctx, ApplyWorkflow, ApplyRequest{Plan: plan, Jobs: jobs, AutoApprove: true}).Get(ctx, nil)
+		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+		busy = errors.As(err, &started)
 		if err != nil {
 			state.LastError = "remediation: " + err.Error()
 		} else {
@@ -172,6 +189,7 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) {
 	if len(state.Events) > maxEvents {
 		state.Events = state.Events[len(state.Events)-maxEvents:]
 	}
+	return busy
 }
 
 // withBreakglass returns the jobs with every host forced into audit mode when on.

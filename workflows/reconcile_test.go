@@ -56,6 +56,8 @@ func reconcileEnv(t *testing.T, f *fakeHosts) (*testsuiteEnv, func() ReconcileSt
 	env.OnActivity(h.PlanHost, mock.Anything, mock.Anything).Return(f.plan)
 	env.OnActivity(h.ApplyHost, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(f.apply)
 	env.OnActivity(h.ConfirmHost, mock.Anything).Return(nil)
+	// Break-glass cancels the target's running apply, if any.
+	env.OnRequestCancelExternalWorkflow(mock.Anything, "apply/dc1", "").Return(nil)
 	status := func() ReconcileState {
 		var s ReconcileState
 		v, err := env.QueryWorkflow(StatusQuery)
