@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -62,6 +65,19 @@ func planJobs(ctx workflow.Context, jobs []HostJob) (Plan, error) {
 	return plan, nil
 }
 
+// hostError names the host an activity failed on, and says what to do when the
+// reason is that no agent serves it.
 func hostError(job HostJob, what string, err error) error {
-	return temporal.NewApplicationErrorWithCause(what+" host "+job.Target+"/"+job.Host+": "+err.Error(), "HostFailed", err)
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) && timeout.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"%s host %s/%s: no agent answered on task queue %s; start one on the host: microseg agent -target %s -host %s",
+			what, job.Target, job.Host, HostQueue(job.Target, job.Host), job.Target, job.Host), "NoAgent", nil)
+	}
+	msg := err.Error()
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		msg = app.Message()
+	}
+	return temporal.NewApplicationErrorWithCause(what+" host "+job.Target+"/"+job.Host+": "+msg, "HostFailed", err)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -153,3 +154,16 @@ func TestApplyWorkflowRefusesStalePlan(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestPlanWorkflowSaysWhenNoAgentRuns(t *testing.T) {
+	env := newEnv(t)
+	var a *Activities
+	var h *HostActivities
+	env.OnActivity(a.LoadPolicy, mock.Anything, mock.Anything).Return(PolicyRef{Jobs: jobs()}, nil)
+	env.OnActivity(h.PlanHost, mock.Anything, mock.Anything).Return(HostPlan{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil))
+	env.ExecuteWorkflow(PlanWorkflow, PlanRequest{Dir: "p"})
+	err := env.GetWorkflowError()
+	if err == nil || !strings.Contains(err.Error(), "no agent answered on task queue host/dc1/db-01; start one on the host: microseg agent -target dc1 -host db-01") {
+		t.Fatalf("error = %v", err)
+	}
+}

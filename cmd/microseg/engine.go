@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/microseg/microseg/workflows"
@@ -125,6 +127,17 @@ func listening(addr string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// workflowError is the message of the first application error in err (what the
+// workflow said went wrong), without the layers of workflow and activity errors
+// Temporal wraps it in.
+func workflowError(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	return err.Error()
 }
 
 // newWorker returns the microseg worker: the workflows and the activities that load

@@ -83,7 +83,7 @@ func planned(name, dir, bundle, target string, stderr io.Writer) (*planFile, boo
 		pf, err = makePlan(c, dir, target)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "microseg %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "microseg %s: %s\n", name, workflowError(err))
 		return nil, false
 	}
 	return pf, true
@@ -189,7 +189,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		if pf, err = makePlan(c, arg, *target); err != nil {
-			fmt.Fprintln(stderr, "microseg apply:", err)
+			fmt.Fprintln(stderr, "microseg apply:", workflowError(err))
 			return exitError
 		}
 	}
@@ -242,7 +242,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		return nil
 	})
 	if err != nil {
-		fmt.Fprintln(stderr, "microseg apply:", err)
+		fmt.Fprintln(stderr, "microseg apply:", workflowError(err))
 		return exitError
 	}
 	for _, res := range results {
