@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -66,7 +67,11 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 	ref := PolicyRef{Hash: bundle}
 	for _, name := range model.SortedKeys(states) {
 		st := states[name]
-		if (req.Target != "" && name != req.Target) || st.Target.Kind != model.KindHosts {
+		if req.Target != "" && name != req.Target {
+			continue
+		}
+		if st.Target.Kind != model.KindHosts {
+			ref.Unplanned = append(ref.Unplanned, string(st.Target.Kind)+"."+name)
 			continue
 		}
 		for _, host := range model.SortedKeys(st.Target.Hosts.Hosts) {
@@ -81,5 +86,6 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 			ref.Jobs = append(ref.Jobs, HostJob{Target: name, Host: host, PolicyHash: hash})
 		}
 	}
+	slices.Sort(ref.Unplanned)
 	return ref, nil
 }

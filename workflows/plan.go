@@ -42,7 +42,7 @@ func PlanWorkflow(ctx workflow.Context, req PlanRequest) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	plan.PolicyHash, plan.Jobs = ref.Hash, ref.Jobs
+	plan.PolicyHash, plan.Jobs, plan.Unplanned = ref.Hash, ref.Jobs, ref.Unplanned
 	return plan, nil
 }
 

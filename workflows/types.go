@@ -26,6 +26,9 @@ type PlanRequest struct {
 type PolicyRef struct {
 	Hash string
 	Jobs []HostJob // sorted by target, host
+	// Unplanned names the targets this version cannot plan yet (clouds), as
+	// KIND.NAME, sorted.
+	Unplanned []string
 }
 
 // HostJob is what one host must enforce: its compiled policy, by hash in the Store.
@@ -51,6 +54,7 @@ type Plan struct {
 	Created    time.Time
 	Hosts      []HostPlan
 	Jobs       []HostJob // what the plan would apply, host by host
+	Unplanned  []string  // targets without a provider in this version
 }
 
 // Counts adds up the plan's changes.

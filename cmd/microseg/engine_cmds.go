@@ -149,6 +149,9 @@ func printPlan(w io.Writer, p workflows.Plan) {
 		}
 		w.Write(text)
 	}
+	if len(p.Unplanned) > 0 {
+		fmt.Fprintf(w, "Not planned (this version has no provider for them yet): %s\n", strings.Join(p.Unplanned, ", "))
+	}
 	add, change, remove := p.Counts()
 	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove, on %d hosts.\nPolicy bundle: %s\n", add, change, remove, len(p.Hosts), p.PolicyHash)
 }
