@@ -1,0 +1,280 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/microseg/microseg/model"
+	"github.com/microseg/microseg/providers"
+)
+
+// Tags that mark what microseg manages.
+const (
+	TagManaged  = "microseg:managed"
+	TagSegment  = "microseg:segment"
+	TagPolicy   = "microseg:policy"
+	groupPrefix = "microseg-"
+)
+
+// Quotas are the AWS limits a plan is checked against before any call is made.
+type Quotas struct {
+	RulesPerGroup int // per direction and address family (AWS default 60)
+	GroupsPerENI  int // AWS default 5
+}
+
+// DefaultQuotas are AWS's defaults.
+var DefaultQuotas = Quotas{RulesPerGroup: 60, GroupsPerENI: 5}
+
+// Provider is one AWS VPC target.
+type Provider struct {
+	client  *ec2.Client
+	target  *model.Target
+	policy  string
+	quotas  Quotas
+	exclude bool // exclusive_membership
+
+	// From the last Observe: what Apply needs to address objects by key.
+	groups  map[string]string   // segment -> group ID
+	rules   map[string]string   // rule key -> security group rule ID
+	enis    map[string][]string // interface -> its groups
+	foreign map[string]bool     // group IDs not managed by microseg
+	members []instance          // running instances of the VPC
+}
+
+type instance struct {
+	id   string
+	tags map[string]string
+	enis []string
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New returns the provider of target t, which must be an aws target, with the EC2
+// client the caller built (credentials, region, endpoint and retries are the
+// caller's: cmd wires the SDK's default chain).
+func New(client *ec2.Client, t *model.Target, policy string, q Quotas) (*Provider, error) {
+	if t == nil || t.Kind != model.KindAWS || t.AWS == nil {
+		return nil, errors.New("aws provider: not an aws target")
+	}
+	return &Provider{client: client, target: t, policy: policy, quotas: q, exclude: t.AWS.ExclusiveMembership}, nil
+}
+
+func (p *Provider) vpcFilter() types.Filter {
+	return types.Filter{Name: aws.String("vpc-id"), Values: []string{p.target.AWS.VPCID}}
+}
+
+// Observe reads the managed groups and their rules, and which groups the VPC's
+// interfaces carry.
+func (p *Provider) Observe(ctx context.Context) (providers.Observation, error) {
+	p.groups, p.rules, p.enis, p.foreign = map[string]string{}, map[string]string{}, map[string][]string{}, map[string]bool{}
+	segmentOf := map[string]string{} // group ID -> segment
+	var objs []model.Object
+	pages := ec2.NewDescribeSecurityGroupsPaginator(p.client, &ec2.DescribeSecurityGroupsInput{
+		Filters: []types.Filter{p.vpcFilter()}, MaxResults: aws.Int32(1000),
+	})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return providers.Observation{}, fmt.Errorf("describe security groups in %s: %w", p.target.AWS.VPCID, err)
+		}
+		for _, g := range out.SecurityGroups {
+			seg, managed := managedSegment(g.Tags)
+			if !managed {
+				p.foreign[aws.ToString(g.GroupId)] = true
+				continue
+			}
+			p.groups[seg] = aws.ToString(g.GroupId)
+			segmentOf[aws.ToString(g.GroupId)] = seg
+			objs = append(objs, model.Object{Kind: model.ObjectSegment, Key: seg})
+		}
+	}
+	ids := model.SortedKeys(segmentOf)
+	for start := 0; start < len(ids); start += 200 { // filter values per call
+		rpages := ec2.NewDescribeSecurityGroupRulesPaginator(p.client, &ec2.DescribeSecurityGroupRulesInput{
+			Filters:    []types.Filter{{Name: aws.String("group-id"), Values: ids[start:min(start+200, len(ids))]}},
+			MaxResults: aws.Int32(1000),
+		})
+		for rpages.HasMorePages() {
+			out, err := rpages.NextPage(ctx)
+			if err != nil {
+				return providers.Observation{}, fmt.Errorf("describe security group rules in %s: %w", p.target.AWS.VPCID, err)
+			}
+			for _, r := range out.SecurityGroupRules {
+				key := ruleKey(r, segmentOf)
+				p.rules[key] = aws.ToString(r.SecurityGroupRuleId)
+				objs = append(objs, model.Object{Kind: model.ObjectRule, Key: key})
+			}
+		}
+	}
+	epages := ec2.NewDescribeNetworkInterfacesPaginator(p.client, &ec2.DescribeNetworkInterfacesInput{
+		Filters: []types.Filter{p.vpcFilter()}, MaxResults: aws.Int32(1000),
+	})
+	for epages.HasMorePages() {
+		out, err := epages.NextPage(ctx)
+		if err != nil {
+			return providers.Observation{}, fmt.Errorf("describe network interfaces in %s: %w", p.target.AWS.VPCID, err)
+		}
+		for _, eni := range out.NetworkInterfaces {
+			id := aws.ToString(eni.NetworkInterfaceId)
+			member := false
+			for _, g := range eni.Groups {
+				gid := aws.ToString(g.GroupId)
+				p.enis[id] = append(p.enis[id], gid)
+				if seg, ok := segmentOf[gid]; ok {
+					member = true
+					objs = append(objs, model.Object{Kind: model.ObjectMembership, Key: seg + " " + id})
+				}
+			}
+			// Other groups on a member's interface widen its envelope: drift.
+			if member {
+				for _, g := range eni.Groups {
+					if gid := aws.ToString(g.GroupId); segmentOf[gid] == "" {
+						objs = append(objs, model.Object{Kind: model.ObjectMembership, Key: id + " foreign " + gid})
+					}
+				}
+			}
+		}
+	}
+	p.members = nil
+	ipages := ec2.NewDescribeInstancesPaginator(p.client, &ec2.DescribeInstancesInput{
+		Filters:    []types.Filter{p.vpcFilter(), {Name: aws.String("instance-state-name"), Values: []string{"running"}}},
+		MaxResults: aws.Int32(1000),
+	})
+	for ipages.HasMorePages() {
+		out, err := ipages.NextPage(ctx)
+		if err != nil {
+			return providers.Observation{}, fmt.Errorf("describe instances in %s: %w", p.target.AWS.VPCID, err)
+		}
+		for _, res := range out.Reservations {
+			for _, in := range res.Instances {
+				m := instance{id: aws.ToString(in.InstanceId), tags: map[string]string{}}
+				for _, t := range in.Tags {
+					m.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+				}
+				for _, ni := range in.NetworkInterfaces {
+					m.enis = append(m.enis, aws.ToString(ni.NetworkInterfaceId))
+				}
+				p.members = append(p.members, m)
+			}
+		}
+	}
+	return providers.Observation{Objects: objs}, nil
+}
+
+func managedSegment(tags []types.Tag) (string, bool) {
+	seg, managed := "", false
+	for _, t := range tags {
+		switch aws.ToString(t.Key) {
+		case TagManaged:
+			managed = aws.ToString(t.Value) == "true"
+		case TagSegment:
+			seg = aws.ToString(t.Value)
+		}
+	}
+	return seg, managed && seg != ""
+}
+
+// ruleKey gives an AWS rule the key the model gives the same permission, so that
+// the two compare: "web ingress from segment.app tcp/8080".
+func ruleKey(r types.SecurityGroupRule, segmentOf map[string]string) string {
+	var peer string
+	switch {
+	case r.CidrIpv4 != nil:
+		peer = aws.ToString(r.CidrIpv4)
+	case r.CidrIpv6 != nil:
+		peer = aws.ToString(r.CidrIpv6)
+	case r.ReferencedGroupInfo != nil:
+		gid := aws.ToString(r.ReferencedGroupInfo.GroupId)
+		if seg, ok := segmentOf[gid]; ok {
+			peer = "segment." + seg
+		} else {
+			peer = "group." + gid
+		}
+	default:
+		peer = "prefix-list." + aws.ToString(r.PrefixListId)
+	}
+	if pfx, err := netip.ParsePrefix(peer); err == nil {
+		peer = pfx.Masked().String()
+	}
+	dir, word := "ingress", " from "
+	if aws.ToBool(r.IsEgress) {
+		dir, word = "egress", " to "
+	}
+	return segmentOf[aws.ToString(r.GroupId)] + " " + dir + word + peer + " " + portText(aws.ToString(r.IpProtocol), aws.ToInt32(r.FromPort), aws.ToInt32(r.ToPort))
+}
+
+// portText prints an AWS protocol and port range as the model's port spec.
+func portText(proto string, from, to int32) string {
+	switch proto {
+	case "-1":
+		return "all"
+	case "tcp", "6", "udp", "17":
+		name := map[string]string{"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}[proto]
+		if from == 0 && to == 65535 {
+			return name
+		}
+		if from == to {
+			return fmt.Sprintf("%s/%d", name, from)
+		}
+		return fmt.Sprintf("%s/%d-%d", name, from, to)
+	case "icmp", "1", "icmpv6", "58":
+		name := map[string]string{"icmp": "icmp", "1": "icmp", "icmpv6": "icmpv6", "58": "icmpv6"}[proto]
+		if from == -1 {
+			return name
+		}
+		return fmt.Sprintf("%s/%d", name, from)
+	}
+	return "proto-" + proto
+}
+
+// permission is the AWS form of a model rule.
+func (p *Provider) permission(r *model.Rule) (types.IpPermission, error) {
+	perm := types.IpPermission{}
+	switch pr := r.Port.Protocol; {
+	case pr == model.ProtocolAll:
+		perm.IpProtocol = aws.String("-1")
+	case pr.HasPorts():
+		perm.IpProtocol = aws.String(pr.String())
+		perm.FromPort, perm.ToPort = aws.Int32(int32(r.Port.Ports.First)), aws.Int32(int32(r.Port.Ports.Last))
+	case pr.IsICMP():
+		perm.IpProtocol = aws.String(pr.String())
+		if r.Port.AllPorts() {
+			perm.FromPort, perm.ToPort = aws.Int32(-1), aws.Int32(-1)
+		} else {
+			perm.FromPort, perm.ToPort = aws.Int32(int32(r.Port.Ports.First)), aws.Int32(-1)
+		}
+	default:
+		return perm, fmt.Errorf("protocol %s has no security group form", pr)
+	}
+	desc := aws.String("microseg: " + strings.Join(r.Allows, ","))
+	switch {
+	case r.Peer.Segment != "":
+		gid, ok := p.groups[r.Peer.Segment]
+		if !ok {
+			return perm, fmt.Errorf("segment %s has no security group yet", r.Peer.Segment)
+		}
+		perm.UserIdGroupPairs = []types.UserIdGroupPair{{GroupId: aws.String(gid), Description: desc}}
+	case r.Peer.Prefix.Addr().Is4():
+		perm.IpRanges = []types.IpRange{{CidrIp: aws.String(r.Peer.Prefix.String()), Description: desc}}
+	default:
+		perm.Ipv6Ranges = []types.Ipv6Range{{CidrIpv6: aws.String(r.Peer.Prefix.String()), Description: desc}}
+	}
+	return perm, nil
+}
+
+// apiCode is the AWS error code of err, or "".
+func apiCode(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	return ""
+}

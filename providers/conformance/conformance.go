@@ -1,0 +1,101 @@
+// Package conformance is the test suite every cloud provider must pass: observe ->
+// apply -> observe is a fixed point, applying again changes nothing, drift made
+// behind microseg's back is seen and repaired, and what microseg does not manage is
+// never touched.
+package conformance
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/microseg/microseg/model"
+	"github.com/microseg/microseg/providers"
+)
+
+// Harness connects the suite to one provider and the emulator behind it.
+type Harness struct {
+	// Provider is the provider under test, on a fresh emulated target.
+	Provider providers.Provider
+	// State is the compiled policy of the target.
+	State *model.DesiredState
+	// Drifts change the emulated target behind the provider's back, each in its own
+	// way; each returns the plan line (e.g. "+ rule web ingress from ...") that must
+	// show the drift.
+	Drifts map[string]func(t *testing.T) string
+	// Unmanaged creates things microseg does not manage, and Untouched checks they
+	// are still as they were.
+	Unmanaged func(t *testing.T)
+	Untouched func(t *testing.T)
+}
+
+func plan(t *testing.T, h Harness) *model.Plan {
+	t.Helper()
+	ctx := context.Background()
+	obs, err := h.Provider.Observe(ctx)
+	if err != nil {
+		t.Fatalf("observe: %v", err)
+	}
+	desired, err := h.Provider.Desired(ctx, h.State, obs)
+	if err != nil {
+		t.Fatalf("desired: %v", err)
+	}
+	return model.Diff("target", desired, obs.Objects)
+}
+
+func render(p *model.Plan) string {
+	var b strings.Builder
+	p.Render(&b)
+	return b.String()
+}
+
+func apply(t *testing.T, h Harness) *model.Plan {
+	t.Helper()
+	p := plan(t, h)
+	if err := h.Provider.Apply(context.Background(), p); err != nil {
+		t.Fatalf("apply: %v\n%s", err, render(p))
+	}
+	return p
+}
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
+	if h.Unmanaged != nil {
+		h.Unmanaged(t)
+	}
+	first := apply(t, h)
+	if first.Empty() {
+		t.Fatal("the first plan of a fresh target is empty")
+	}
+	t.Run("fixed point", func(t *testing.T) {
+		if p := plan(t, h); !p.Empty() {
+			t.Fatalf("after apply, the plan is not empty:\n%s", render(p))
+		}
+	})
+	t.Run("idempotent re-apply", func(t *testing.T) {
+		if err := h.Provider.Apply(context.Background(), first); err != nil {
+			t.Fatalf("applying the first plan again: %v", err)
+		}
+		if p := plan(t, h); !p.Empty() {
+			t.Fatalf("after re-apply:\n%s", render(p))
+		}
+	})
+	for name, drift := range h.Drifts {
+		t.Run("drift: "+name, func(t *testing.T) {
+			want := drift(t)
+			p := plan(t, h)
+			if got := render(p); !strings.Contains(got, want) {
+				t.Fatalf("plan does not show %q:\n%s", want, got)
+			}
+			apply(t, h)
+			if p := plan(t, h); !p.Empty() {
+				t.Fatalf("after repairing:\n%s", render(p))
+			}
+		})
+	}
+	t.Run("unmanaged untouched", func(t *testing.T) {
+		if h.Untouched != nil {
+			h.Untouched(t)
+		}
+	})
+}

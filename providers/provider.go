@@ -1,0 +1,34 @@
+// Package providers defines what an enforcement point in a cloud is to the rest of
+// microseg: a handful of methods that read and change the target in the canonical,
+// keyed form of the model, so that one model.Diff plans every cloud. The packages
+// below it implement it, one per cloud, and conformance holds the tests every one of
+// them must pass.
+package providers
+
+import (
+	"context"
+
+	"github.com/microseg/microseg/model"
+)
+
+// Observation is what a provider read from its target: the objects it manages and the
+// membership of workloads, in canonical form.
+type Observation struct {
+	Objects []model.Object
+}
+
+// Provider is one cloud target.
+type Provider interface {
+	// Observe reads what the target enforces now. The number of API calls grows with
+	// pages of results, never with the number of rules.
+	Observe(ctx context.Context) (Observation, error)
+	// Desired is what the target must enforce, given the compiled policy and what was
+	// observed (which workloads are members depends on the inventory). It fails,
+	// naming the segment and the numbers, when the result would exceed the cloud's
+	// quotas, before anything is changed.
+	Desired(ctx context.Context, state *model.DesiredState, observed Observation) ([]model.Object, error)
+	// Apply carries out a plan made by model.Diff from Desired and Observe, in its
+	// make-before-break order. It is idempotent: applying a plan again, or after a
+	// retry that half succeeded, converges.
+	Apply(ctx context.Context, plan *model.Plan) error
+}
