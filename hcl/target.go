@@ -19,6 +19,8 @@ var targetSchemas = map[model.TargetKind]*hcl.BodySchema{
 			{Name: "endpoint"},
 			{Name: "assume_role_arn"},
 			{Name: "exclusive_membership"},
+			{Name: "rules_per_group"},
+			{Name: "groups_per_eni"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "flow_logs"}},
 	},
@@ -85,6 +87,12 @@ func (l *loader) decodeTarget(block *hcl.Block) {
 		l.stringAttrs(content, map[string]*string{"region": &t.AWS.Region, "vpc_id": &t.AWS.VPCID, "endpoint": &t.AWS.Endpoint, "assume_role_arn": &t.AWS.AssumeRoleARN})
 		if attr, ok := content.Attributes["exclusive_membership"]; ok {
 			t.AWS.ExclusiveMembership, _ = l.boolValue(attr)
+		}
+		if attr, ok := content.Attributes["rules_per_group"]; ok {
+			t.AWS.RulesPerGroup, _ = l.numberValue(attr, 1, 1000)
+		}
+		if attr, ok := content.Attributes["groups_per_eni"]; ok {
+			t.AWS.GroupsPerENI, _ = l.numberValue(attr, 1, 16)
 		}
 	case model.KindAzure:
 		t.Azure = &model.AzureTarget{}

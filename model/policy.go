@@ -81,6 +81,8 @@ type AWSTarget struct {
 	Endpoint            string // optional: a LocalStack-compatible or test endpoint
 	AssumeRoleARN       string
 	ExclusiveMembership bool // remove foreign security groups from member ENIs on apply
+	RulesPerGroup       int  // quota override; 0 means AWS's default (60)
+	GroupsPerENI        int  // quota override; 0 means AWS's default (5)
 }
 
 // AzureTarget is the configuration of an Azure target (one NSG per target).

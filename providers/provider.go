@@ -32,3 +32,6 @@ type Provider interface {
 	// retry that half succeeded, converges.
 	Apply(ctx context.Context, plan *model.Plan) error
 }
+
+// Supported reports whether this version has a provider for the kind of target.
+func Supported(kind model.TargetKind) bool { return kind == model.KindAWS }

@@ -13,11 +13,14 @@ import (
 	hclload "github.com/microseg/microseg/hcl"
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/onprem"
+	"github.com/microseg/microseg/providers"
 )
 
 // Activities run on the microseg worker.
 type Activities struct {
 	Store Store
+	// Providers builds cloud targets' providers; nil plans hosts targets only.
+	Providers ProviderFactory
 }
 
 // LoadPolicy loads and compiles the policy in dir and returns the job of every host
@@ -71,7 +74,12 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 			continue
 		}
 		if st.Target.Kind != model.KindHosts {
-			ref.Unplanned = append(ref.Unplanned, string(st.Target.Kind)+"."+name)
+			if a.Providers == nil || !providers.Supported(st.Target.Kind) {
+				ref.Unplanned = append(ref.Unplanned, string(st.Target.Kind)+"."+name)
+				continue
+			}
+			// A cloud target is planned by the worker, from the bundle.
+			ref.Jobs = append(ref.Jobs, HostJob{Target: name, PolicyHash: bundle})
 			continue
 		}
 		for _, host := range model.SortedKeys(st.Target.Hosts.Hosts) {

@@ -62,6 +62,17 @@ func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout t
 		if !ok || hp.Add+hp.Change+hp.Remove == 0 {
 			continue
 		}
+		if job.Host == "" {
+			if progress != nil {
+				progress("applying " + job.Target)
+			}
+			applied, err := applyCloud(ctx, job, hp)
+			if err != nil {
+				return done, err
+			}
+			done = append(done, applied)
+			continue
+		}
 		actx := agentOptions(ctx, job)
 		if progress != nil {
 			progress("applying " + job.Target + "/" + job.Host)
@@ -81,4 +92,21 @@ func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout t
 		done = append(done, applied)
 	}
 	return done, nil
+}
+
+// applyCloud applies a cloud target through its provider on the worker, and plans it
+// again to verify.
+func applyCloud(ctx workflow.Context, job HostJob, hp HostPlan) (HostApplied, error) {
+	var a *Activities
+	cctx := cloudOptions(ctx)
+	applied := HostApplied{Target: job.Target}
+	if err := workflow.ExecuteActivity(cctx, a.ApplyCloud, job, hp.Observed).Get(ctx, &applied.Changes); err != nil {
+		return applied, hostError(job, "apply", err)
+	}
+	var verify HostPlan
+	if err := workflow.ExecuteActivity(cctx, a.PlanCloud, job).Get(ctx, &verify); err != nil {
+		return applied, hostError(job, "verify", err)
+	}
+	applied.Verified = verify.Add+verify.Change+verify.Remove == 0
+	return applied, nil
 }

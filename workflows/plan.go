@@ -22,6 +22,16 @@ func agentOptions(ctx workflow.Context, job HostJob) workflow.Context {
 	})
 }
 
+// cloudOptions are for a cloud target's plan and apply on the worker: a large apply
+// makes thousands of calls, throttled ones retried by the SDK.
+func cloudOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           TaskQueue,
+		StartToCloseTimeout: 30 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, InitialInterval: 5 * time.Second},
+	})
+}
+
 func workerOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           TaskQueue,
@@ -50,8 +60,13 @@ func PlanWorkflow(ctx workflow.Context, req PlanRequest) (Plan, error) {
 // the jobs' order.
 func planJobs(ctx workflow.Context, jobs []HostJob) (Plan, error) {
 	var h *HostActivities
+	var a *Activities
 	futures := make([]workflow.Future, len(jobs))
 	for i, job := range jobs {
+		if job.Host == "" {
+			futures[i] = workflow.ExecuteActivity(cloudOptions(ctx), a.PlanCloud, job)
+			continue
+		}
 		futures[i] = workflow.ExecuteActivity(agentOptions(ctx, job), h.PlanHost, job)
 	}
 	plan := Plan{Created: workflow.Now(ctx)}
@@ -68,6 +83,14 @@ func planJobs(ctx workflow.Context, jobs []HostJob) (Plan, error) {
 // hostError names the host an activity failed on, and says what to do when the
 // reason is that no agent serves it.
 func hostError(job HostJob, what string, err error) error {
+	if job.Host == "" {
+		msg := err.Error()
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			msg = app.Message()
+		}
+		return temporal.NewApplicationErrorWithCause(what+" target "+job.Target+": "+msg, "TargetFailed", err)
+	}
 	var timeout *temporal.TimeoutError
 	if errors.As(err, &timeout) && timeout.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(

@@ -32,6 +32,8 @@ type PolicyRef struct {
 }
 
 // HostJob is what one host must enforce: its compiled policy, by hash in the Store.
+// A job with no Host is a cloud target, planned and applied by the worker through
+// its provider; its PolicyHash is the policy bundle's.
 type HostJob struct {
 	Target     string
 	Host       string
@@ -84,8 +86,9 @@ type ApplyResult struct {
 // HostApplied is the outcome on one host.
 type HostApplied struct {
 	Target, Host string
-	Stats        onprem.ApplyStats
-	Verified     bool // observed again after the change: no difference left
+	Stats        onprem.ApplyStats // hosts
+	Changes      int               // cloud targets: the plan's changes carried out
+	Verified     bool              // observed again after the change: no difference left
 }
 
 // ApplyWorkflowID is the ID of the apply of a target, manual or remediation: the lock

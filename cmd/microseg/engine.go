@@ -148,7 +148,7 @@ func newWorker(c client.Client) worker.Worker {
 	w.RegisterWorkflow(workflows.ApplyWorkflow)
 	w.RegisterWorkflow(workflows.ReconcileWorkflow)
 	w.RegisterWorkflow(workflows.CheckWorkflow)
-	w.RegisterActivity(&workflows.Activities{Store: contentStore()})
+	w.RegisterActivity(&workflows.Activities{Store: contentStore(), Providers: cloudProviders})
 	return w
 }
 

@@ -141,7 +141,11 @@ func absDir(dir string) (string, error) {
 func printPlan(w io.Writer, p workflows.Plan) {
 	store := contentStore()
 	for _, h := range p.Hosts {
-		fmt.Fprintf(w, "# %s/%s\n", h.Target, h.Host)
+		if h.Host == "" {
+			fmt.Fprintf(w, "# %s\n", h.Target)
+		} else {
+			fmt.Fprintf(w, "# %s/%s\n", h.Target, h.Host)
+		}
 		text, err := store.Get(context.Background(), workflows.KindPlanText, h.TextHash)
 		if err != nil {
 			fmt.Fprintf(w, "  %d to add, %d to change, %d to remove (the full plan is not readable here: %v)\n", h.Add, h.Change, h.Remove, err)
@@ -250,6 +254,10 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, res := range results {
 		for _, h := range res.Hosts {
+			if h.Host == "" {
+				fmt.Fprintf(stdout, "%s: %d changes, verified=%v\n", h.Target, h.Changes, h.Verified)
+				continue
+			}
 			fmt.Fprintf(stdout, "%s/%s: %s, confirmed, verified=%v\n", h.Target, h.Host, describeStats(h.Stats), h.Verified)
 		}
 	}
