@@ -292,8 +292,7 @@ func (p *Provider) membershipChange(c model.Change, changes map[string]map[strin
 }
 
 // setGroups sets an interface's groups in one call: the groups it has, with the
-// changes applied. An interface is never left with no group: AWS would refuse, and
-// its members would fall back to nothing microseg chose.
+// changes applied. An interface left with none gets the VPC's default group.
 func (p *Provider) setGroups(ctx context.Context, eni string, change map[string]bool) error {
 	var groups []string
 	for _, gid := range p.enis[eni] {
@@ -310,10 +309,16 @@ func (p *Provider) setGroups(ctx context.Context, eni string, change map[string]
 	if p.exclude && slices.ContainsFunc(groups, func(g string) bool { return !p.foreign[g] }) {
 		groups = slices.DeleteFunc(groups, func(g string) bool { return p.foreign[g] })
 	}
-	slices.Sort(groups)
 	if len(groups) == 0 {
-		return fmt.Errorf("interface %s would be left with no security group", eni)
+		// No longer a member of any segment: AWS needs a group, and the VPC's
+		// default is what an interface gets when nobody chooses.
+		def, err := p.defaultGroup(ctx)
+		if err != nil {
+			return err
+		}
+		groups = []string{def}
 	}
+	slices.Sort(groups)
 	if _, err := p.client.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
 		NetworkInterfaceId: aws.String(eni), Groups: groups,
 	}); err != nil {
@@ -323,10 +328,29 @@ func (p *Provider) setGroups(ctx context.Context, eni string, change map[string]
 	return nil
 }
 
+// deleteGroup deletes a segment's group after taking it off every interface that
+// still carries it (one attached by hand, say); an interface left with no group gets
+// its VPC's default group, as AWS requires one.
 func (p *Provider) deleteGroup(ctx context.Context, segment string) error {
 	gid, ok := p.groups[segment]
 	if !ok {
 		return nil
+	}
+	for _, eni := range model.SortedKeys(p.enis) {
+		if !slices.Contains(p.enis[eni], gid) {
+			continue
+		}
+		change := map[string]bool{gid: false}
+		if len(p.enis[eni]) == 1 {
+			def, err := p.defaultGroup(ctx)
+			if err != nil {
+				return err
+			}
+			change[def] = true
+		}
+		if err := p.setGroups(ctx, eni, change); err != nil {
+			return err
+		}
 	}
 	_, err := p.client.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(gid)})
 	if err != nil && apiCode(err) != "InvalidGroup.NotFound" {
@@ -334,4 +358,14 @@ func (p *Provider) deleteGroup(ctx context.Context, segment string) error {
 	}
 	delete(p.groups, segment)
 	return nil
+}
+
+// defaultGroup is the ID of the VPC's default security group.
+func (p *Provider) defaultGroup(ctx context.Context) (string, error) {
+	out, err := p.client.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{
+		p.vpcFilter(), {Name: aws.String("group-name"), Values: []string{"default"}}}})
+	if err != nil || len(out.SecurityGroups) != 1 {
+		return "", fmt.Errorf("find the default security group of %s: %v", p.target.AWS.VPCID, err)
+	}
+	return aws.ToString(out.SecurityGroups[0].GroupId), nil
 }

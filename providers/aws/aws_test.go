@@ -3,6 +3,8 @@ package aws
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,4 +205,64 @@ func revokeIngress(ctx context.Context, c *ec2.Client, gid, proto string, from, 
 	_, err := c.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(gid),
 		IpPermissions: []types.IpPermission{{IpProtocol: aws.String(proto), FromPort: aws.Int32(from), ToPort: aws.Int32(to), IpRanges: []types.IpRange{{CidrIp: aws.String(cidr)}}}}})
 	return err
+}
+
+// TestSegmentRemovedDeletesItsGroupAfterDetaching removes a segment from the policy:
+// its group comes off every interface (one attached by hand too) and is deleted.
+func TestSegmentRemovedDeletesItsGroupAfterDetaching(t *testing.T) {
+	emu, client := emulated(t)
+	emu.AddInstance("vpc-1", map[string]string{"tier": "web"}, "10.0.1.10")
+	_, appENI := emu.AddInstance("vpc-1", map[string]string{"tier": "app"}, "10.0.2.10")
+	strayENI := emu.AddNetworkInterface("vpc-1", "10.0.9.9", emu.DefaultSecurityGroup("vpc-1"))
+	target, state := compile(t, policy)
+	p, _ := New(client, target, "test", DefaultQuotas)
+	ctx := context.Background()
+	applyAll := func(st *model.DesiredState) {
+		t.Helper()
+		obs, err := p.Observe(ctx)
+		must(t, err)
+		desired, err := p.Desired(ctx, st, obs)
+		must(t, err)
+		must(t, p.Apply(ctx, model.Diff("prod", desired, obs.Objects)))
+	}
+	applyAll(state)
+	appGroup := p.groups["app"]
+	// Someone attaches the app group to an interface microseg does not manage.
+	_, err := client.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(strayENI), Groups: []string{appGroup}})
+	must(t, err)
+
+	// The next version of the policy has no app segment (and nothing refers to it).
+	_, next := compile(t, strings.NewReplacer(
+		`segment "app" {
+  target = target.aws.prod
+  members { tags = { tier = "app" } }
+  cidrs  = ["10.0.2.0/24"]
+}`, "",
+		`allow "web-to-app" {
+  from     = [segment.web]
+  to       = [segment.app]
+  services = [service.app, service.ping]
+}`, "",
+		`allow "app-to-db" {
+  from     = [segment.app]
+  to       = [segment.db]
+  services = [service.postgres]
+}`, "",
+		`allow "batch-to-app" {
+  from     = [segment.batch]
+  to       = [segment.app]
+  services = [service.app]
+}`, "").Replace(policy))
+	applyAll(next)
+	if _, ok := emu.SecurityGroup(appGroup); ok {
+		t.Error("the app group still exists")
+	}
+	for _, eni := range emu.NetworkInterfaces() {
+		if slices.Contains(eni.Groups, appGroup) || len(eni.Groups) == 0 {
+			t.Errorf("interface %s has groups %v", eni.ID, eni.Groups)
+		}
+		if eni.ID == appENI && !slices.Equal(eni.Groups, []string{emu.DefaultSecurityGroup("vpc-1")}) {
+			t.Errorf("the former app member has %v, want the VPC's default group", eni.Groups)
+		}
+	}
 }
