@@ -8,7 +8,8 @@ BIN := bin/microseg
 # bare "context deadline exceeded" (golang/go#75804), which must never fail CI.
 # Every fuzz target, as package:Name:inputs-in-make-test (about 5 s each here).
 FUZZ_TARGETS := ./model:FuzzParsePort:300000x ./model:FuzzParsePrefix:300000x \
-	./hcl:FuzzLoad:10000x ./hcl:FuzzFormat:20000x ./onprem:FuzzParseLoggedPacket:100000x
+	./hcl:FuzzLoad:10000x ./hcl:FuzzFormat:20000x ./onprem:FuzzParseLoggedPacket:100000x \
+	./providers/aws:FuzzParseFlowLogLine:100000x
 # Inputs per target in `make fuzz`; empty means the counts above.
 FUZZTIME ?=
 FUZZ_LONG ?= 3000000x

@@ -8,4 +8,9 @@
 //
 // It observes with a handful of paginated describe calls, however many rules there
 // are, and applies all new permissions of a group and direction in one call.
+//
+// It also reads the VPC's flow logs into model.FlowRecords, streaming and in constant
+// memory: from S3 (gzipped text objects with a header line naming the fields, default
+// and custom formats v2-v8) and from CloudWatch Logs (FilterLogEvents), with NODATA,
+// SKIPDATA and malformed records counted.
 package aws
