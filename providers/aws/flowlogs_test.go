@@ -16,9 +16,9 @@ import (
 	"github.com/microseg/microseg/model"
 )
 
-// awsDocsSamples is the shared file of AWS's published flow log records, beside the
-// repository (shared/ next to main/).
-var awsDocsSamples = filepath.Join("..", "..", "..", "shared", "testdata", "flowlogs", "aws_vpc_flow_logs_awsdocs.txt")
+// awsDocsSamples is AWS's published flow log records, copied verbatim (with their
+// origin and licence in the file) from the team's shared test data.
+var awsDocsSamples = filepath.Join("testdata", "aws_vpc_flow_logs_awsdocs.txt")
 
 // sampleRecord is one record of the samples file with the format that precedes it.
 type sampleRecord struct {
@@ -34,7 +34,7 @@ func readSamples(t testing.TB) []sampleRecord {
 	t.Helper()
 	f, err := os.Open(awsDocsSamples)
 	if err != nil {
-		t.Fatalf("the shared flow log samples are missing (shared/ must be beside the repository): %v", err)
+		t.Fatalf("the flow log samples are missing: %v", err)
 	}
 	defer f.Close()
 	var out []sampleRecord
