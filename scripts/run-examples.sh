@@ -33,6 +33,9 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v nft >/dev/n
 	exit 0
 fi
 export MICROSEG_STATE=${MICROSEG_STATE:-.microseg}
+# The example's cloud targets point at real clouds: the demo plans the on-prem target
+# only, and never lets the AWS SDK look for instance credentials on the network.
+export AWS_EC2_METADATA_DISABLED=true
 hosts="db-01 db-02 mon-01"
 pids=()
 cleanup() {
@@ -53,14 +56,14 @@ for h in $hosts; do
 	"$bin" agent -target dc1 -host "$h" -netns "msrun-$h" >"$MICROSEG_STATE/agent-$h.log" 2>&1 &
 	pids+=($!)
 done
-step "engine: plan (every host through its agent)" plan -detailed-exitcode "$ex"
-step "engine: apply (commit-confirmed on each host, confirmed, verified)" apply -auto-approve "$ex"
+step "engine: plan the on-prem target dc1 (every host through its agent)" plan -target dc1 -detailed-exitcode "$ex"
+step "engine: apply (commit-confirmed on each host, confirmed, verified)" apply -target dc1 -auto-approve "$ex"
 printf '\n== engine: the table the kernel now holds on db-01, as nft lists it (input chain)\n'
 ip netns exec msrun-db-01 nft --stateless list chain inet microseg input
 printf '\n== engine: someone deletes an element and adds a rule on db-01 by hand\n'
 ip netns exec msrun-db-01 nft delete element inet microseg in4_range '{ 10.30.0.0/24 . tcp . 5432 }'
 ip netns exec msrun-db-01 nft insert rule inet microseg input tcp dport 4444 accept
-step "engine: drift detected" drift -detailed-exitcode "$ex"
-step "engine: remediated (the plan removes the hand-added rule: approved with -auto-approve)" apply -auto-approve "$ex"
-step "engine: no drift left" drift -detailed-exitcode "$ex"
+step "engine: drift detected" drift -target dc1 -detailed-exitcode "$ex"
+step "engine: remediated (the plan removes the hand-added rule: approved with -auto-approve)" apply -target dc1 -auto-approve "$ex"
+step "engine: no drift left" drift -target dc1 -detailed-exitcode "$ex"
 printf '\n== done: agents and server stopped, namespaces removed; state kept in %s\n' "$MICROSEG_STATE"
