@@ -74,6 +74,25 @@ func (h *hostFlags) hostPolicy(dir string, stderr io.Writer) (*onprem.HostPolicy
 	return hp, true
 }
 
+// livePlan derives the host's ruleset from the policy, reads the live one, and
+// returns the enforcer (for the caller to close), the desired ruleset and the plan
+// between them, reporting failures as host NAME.
+func (h *hostFlags) livePlan(name, dir string, stderr io.Writer) (*onprem.Enforcer, *onprem.Ruleset, *model.Plan, bool) {
+	hp, ok := h.hostPolicy(dir, stderr)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	e := onprem.NewEnforcer(h.netns)
+	desired := onprem.Build(hp)
+	live, err := e.Observe()
+	if err != nil {
+		e.Close()
+		fmt.Fprintf(stderr, "microseg host %s: %v\n", name, err)
+		return nil, nil, nil, false
+	}
+	return e, desired, model.Diff(h.host, desired.Objects(), live.Objects()), true
+}
+
 func hostUsage(fs *flag.FlagSet, stderr io.Writer, usage string) {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, usage+"\n\nflags:")
@@ -111,19 +130,11 @@ func runHostApply(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	hp, ok := h.hostPolicy(dir, stderr)
+	e, desired, plan, ok := h.livePlan("apply", dir, stderr)
 	if !ok {
 		return exitError
 	}
-	e := onprem.NewEnforcer(h.netns)
 	defer e.Close()
-	desired := onprem.Build(hp)
-	before, err := e.Observe()
-	if err != nil {
-		fmt.Fprintln(stderr, "microseg host apply:", err)
-		return exitError
-	}
-	plan := model.Diff(h.host, desired.Objects(), before.Objects())
 	plan.Render(stdout)
 	if plan.Empty() {
 		return exitOK
@@ -187,18 +198,11 @@ func runHostDrift(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	hp, ok := h.hostPolicy(dir, stderr)
+	e, _, plan, ok := h.livePlan("drift", dir, stderr)
 	if !ok {
 		return exitError
 	}
-	e := onprem.NewEnforcer(h.netns)
 	defer e.Close()
-	live, err := e.Observe()
-	if err != nil {
-		fmt.Fprintln(stderr, "microseg host drift:", err)
-		return exitError
-	}
-	plan := model.Diff(h.host, onprem.Build(hp).Objects(), live.Objects())
 	plan.Render(stdout)
 	if *detailed && !plan.Empty() {
 		return exitFindings
