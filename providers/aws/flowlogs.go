@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/microseg/microseg/model"
+	"github.com/microseg/microseg/providers"
 )
 
 // VPC flow logs: a pure parser of the space-separated text records, and readers that
@@ -42,23 +42,12 @@ var DefaultFields = []string{
 	"protocol", "packets", "bytes", "start", "end", "action", "log-status",
 }
 
-// FlowStats counts what a FlowSource read. Records is the number of flows handed to
-// the callback; the others count records that were not flows.
-type FlowStats struct {
-	Records   int
-	NoData    int // NODATA records, and records without addresses
-	SkipData  int // SKIPDATA records
-	Malformed int // records that did not parse (including over-long lines)
-}
-
-// FlowSource is a stream of flow records. Flows calls fn once per flow whose start
-// time is not before since (the zero since reads everything), in the source's
-// order, holding no more than a few records (or one API page) at a time however many
-// there are. An error from fn stops the stream and is returned as it is; records
-// that do not parse are counted in the stats and skipped.
-type FlowSource interface {
-	Flows(ctx context.Context, since time.Time, fn func(model.FlowRecord) error) (FlowStats, error)
-}
+// FlowStats and FlowSource are the providers' flow-log types; the aliases keep this
+// package's readers readable on their own.
+type (
+	FlowStats  = providers.FlowStats
+	FlowSource = providers.FlowSource
+)
 
 var (
 	_ FlowSource = (*S3FlowLogs)(nil)
