@@ -37,17 +37,34 @@ run: build
 
 test: deps lint bin/temporal unit fuzz-brief
 
-# What the kernel tests need: nft (to change rulesets by hand, as an operator would,
-# and to compare with) and ip (network namespaces). Installed only when missing.
+# What the tests need, each installed only when missing (as root; otherwise the tests
+# that need it skip, saying why):
+# - nft (to change rulesets by hand, as an operator would, and to compare with) and ip
+#   (network namespaces), for the kernel tests;
+# - chromium, to render the HTML report headless;
+# - PostgreSQL's server, for the results store on PostgreSQL;
+# - Azurite (npm, into .cache/azurite), Azure's blob storage emulator, for Azure flow logs.
+APT_NEEDS := nft:nftables ip:iproute2 chromium:chromium npm:npm \
+	/usr/lib/postgresql/15/bin/initdb:postgresql
+AZURITE_VERSION := 3.35.0
 deps:
-	@if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then \
+	@missing=""; for need in $(APT_NEEDS); do \
+		cmd=$${need%%:*}; pkg=$${need#*:}; \
+		command -v $$cmd >/dev/null 2>&1 || [ -x "$$cmd" ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			echo "installing nftables and iproute2"; \
-			(apt-get install -y -q nftables iproute2 >/dev/null 2>&1 || \
-			 (apt-get update -q >/dev/null && apt-get install -y -q nftables iproute2 >/dev/null)) || exit 1; \
+			echo "installing$$missing"; \
+			(apt-get install -y -q $$missing >/dev/null 2>&1 || \
+			 (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null)) || exit 1; \
 		else \
-			echo "nft or ip missing and not root: kernel tests will be skipped"; \
+			echo "missing and not root:$$missing; the tests that need them will be skipped"; \
 		fi; \
+	fi
+	@if [ ! -x .cache/azurite/node_modules/.bin/azurite-blob ] && command -v npm >/dev/null; then \
+		echo "installing azurite $(AZURITE_VERSION)"; \
+		mkdir -p .cache/azurite && npm install --prefix .cache/azurite --no-audit --no-fund \
+			--loglevel=error azurite@$(AZURITE_VERSION) >/dev/null || exit 1; \
 	fi
 
 unit:
