@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,9 +50,26 @@ type (
 	FlowSource = providers.FlowSource
 )
 
+// DecodeFlowLog reads one VPC flow log file as S3 holds them (plain or gzip, a
+// header line naming the fields, then one record a line); it is a
+// providers.FlowDecoder, for audits of exported logs.
+func DecodeFlowLog(ctx context.Context, body io.Reader, target string, since time.Time, stats *FlowStats, fn func(model.FlowRecord) error) error {
+	r := newFlowReader(target, since, stats, fn)
+	r.ctx = ctx
+	if err := r.read(body); err != nil {
+		if cb, ok := callbackErr(err); ok {
+			return cb
+		}
+		return err
+	}
+	return nil
+}
+
 var (
-	_ FlowSource = (*S3FlowLogs)(nil)
-	_ FlowSource = (*CloudWatchFlowLogs)(nil)
+	_ providers.FlowDecoder         = DecodeFlowLog
+	_ providers.ResumableFlowSource = (*S3FlowLogs)(nil)
+	_ FlowSource                    = (*S3FlowLogs)(nil)
+	_ FlowSource                    = (*CloudWatchFlowLogs)(nil)
 )
 
 // fieldRole is what the parser does with a field.
@@ -336,6 +354,8 @@ type flowReader struct {
 	since   time.Time
 	stats   *FlowStats
 	fn      func(model.FlowRecord) error
+	ctx     context.Context // checked now and then, when set: a huge file can be cancelled
+	lineNo  int
 }
 
 func newFlowReader(target string, since time.Time, stats *FlowStats, fn func(model.FlowRecord) error) *flowReader {
@@ -383,6 +403,9 @@ func (r *flowReader) read(body io.Reader) error {
 		line, long, err := r.readLine()
 		if err != nil && err != io.EOF {
 			return err
+		}
+		if r.lineNo++; r.ctx != nil && r.lineNo%8192 == 0 && r.ctx.Err() != nil {
+			return r.ctx.Err()
 		}
 		if len(line) > 0 || long {
 			switch {

@@ -37,6 +37,12 @@ type S3FlowLogs struct {
 // listing starts at since's day. A Parquet object, an object without a valid header
 // line, and failed S3 calls are errors naming the object.
 func (s *S3FlowLogs) Flows(ctx context.Context, since time.Time, fn func(model.FlowRecord) error) (FlowStats, error) {
+	return s.FlowsAfter(ctx, since, "", fn, nil)
+}
+
+// FlowsAfter is Flows over the keys after after (S3 lists keys in ascending order,
+// and flow log keys carry their date), calling done with each key read to the end.
+func (s *S3FlowLogs) FlowsAfter(ctx context.Context, since time.Time, after string, fn func(model.FlowRecord) error, done func(string) error) (FlowStats, error) {
 	var stats FlowStats
 	if s.Client == nil || s.Bucket == "" {
 		return stats, errors.New("aws flow logs in S3: no client or bucket")
@@ -48,9 +54,12 @@ func (s *S3FlowLogs) Flows(ctx context.Context, since time.Time, fn func(model.F
 	var sinceDay time.Time
 	if !since.IsZero() {
 		sinceDay = since.UTC().Truncate(24 * time.Hour)
-		if after := startAfter(s.Prefix, sinceDay); after != "" {
-			in.StartAfter = aws.String(after)
+		if start := startAfter(s.Prefix, sinceDay); start != "" {
+			in.StartAfter = aws.String(start)
 		}
+	}
+	if after != "" && (in.StartAfter == nil || after > *in.StartAfter) {
+		in.StartAfter = aws.String(after)
 	}
 	pages := s3.NewListObjectsV2Paginator(s.Client, in, func(o *s3.ListObjectsV2PaginatorOptions) {
 		o.Limit = s.ListPageSize
@@ -74,6 +83,12 @@ func (s *S3FlowLogs) Flows(ctx context.Context, since time.Time, fn func(model.F
 			}
 			if err := s.readObject(ctx, r, key); err != nil {
 				return stats, err
+			}
+			stats.Objects++
+			if done != nil {
+				if err := done(key); err != nil {
+					return stats, err
+				}
 			}
 		}
 	}

@@ -183,7 +183,7 @@ func TestS3FlowLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (FlowStats{Records: 7, NoData: 1, SkipData: 1, Malformed: 1}); stats != want {
+	if want := (FlowStats{Records: 7, NoData: 1, SkipData: 1, Malformed: 1, Objects: 3}); stats != want {
 		t.Errorf("stats = %+v, want %+v", stats, want)
 	}
 	type flow struct {
@@ -225,7 +225,7 @@ func TestS3FlowLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (FlowStats{Records: 11, NoData: 1, SkipData: 1, Malformed: 1}); stats != want {
+	if want := (FlowStats{Records: 11, NoData: 1, SkipData: 1, Malformed: 1, Objects: 4}); stats != want {
 		t.Errorf("stats without since = %+v, want %+v", stats, want)
 	}
 
@@ -236,7 +236,7 @@ func TestS3FlowLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (FlowStats{Records: 5, NoData: 1, SkipData: 1, Malformed: 1}); stats != want {
+	if want := (FlowStats{Records: 5, NoData: 1, SkipData: 1, Malformed: 1, Objects: 2}); stats != want {
 		t.Errorf("stats of us-east-1 = %+v, want %+v", stats, want)
 	}
 	lists := fs.requests("list-type")[before:]
@@ -452,7 +452,7 @@ func TestS3FlowLogsStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stats != (FlowStats{Records: records}) || n != records {
+	if stats != (FlowStats{Records: records, Objects: 1}) || n != records {
 		t.Fatalf("stats = %+v after %d callbacks, want %d records", stats, n, records)
 	}
 	if read := fs.bodyRead.Load(); read != int64(len(obj)) {
