@@ -1,0 +1,686 @@
+package gcp
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/microseg/microseg/model"
+	"github.com/microseg/microseg/providers"
+)
+
+// GCP flow logs are Cloud Logging entries (LogEntry) whose jsonPayload is the record:
+//
+//   - VPC Flow Logs, log compute.googleapis.com/vpc_flows: connection{src_ip, dest_ip,
+//     src_port, dest_port, protocol}, bytes_sent and packets_sent (int64, which the
+//     LogEntry JSON writes as strings), start_time, end_time, reporter (SRC, DEST,
+//     SRC_GATEWAY, DEST_GATEWAY), src_instance / dest_instance {vm_name, ...},
+//     src_gateway / dest_gateway {name, ...}, src_vpc, dest_vpc, ...
+//     https://cloud.google.com/vpc/docs/about-flow-logs-records
+//   - Firewall Rules Logging, log compute.googleapis.com/firewall: connection,
+//     disposition (ALLOWED, DENIED, INTERCEPTED), rule_details{reference, action,
+//     direction, priority, ...}, instance{vm_name, ...}, vpc, remote_instance, ...
+//     https://cloud.google.com/firewall/docs/vpc-log-format and
+//     https://cloud.google.com/firewall/docs/firewall-policy-log-format
+//
+// A sink to Cloud Storage writes one entry a line
+// (https://cloud.google.com/logging/docs/export/storage); `gcloud logging read
+// --format=json` prints one JSON array of entries. Both are read here entry by entry,
+// and an entry is decoded into a small struct of the fields a FlowRecord needs, so
+// that memory stays the same however large the file.
+
+// FlowStats is the providers' count of what a flow source read.
+type FlowStats = providers.FlowStats
+
+var (
+	_ providers.FlowDecoder = DecodeVPCFlowLog
+	_ providers.FlowDecoder = DecodeFirewallLog
+)
+
+// maxEntry bounds one log entry; a longer one is counted as malformed and skipped.
+// Flow entries are one or two kilobytes; firewall entries list the rule's ranges
+// and tags, which stay far below this.
+const maxEntry = 1 << 20
+
+// DecodeVPCFlowLog reads one file of VPC Flow Logs entries; it is a
+// providers.FlowDecoder. The input is newline-delimited LogEntry JSON (a sink's
+// Cloud Storage object) or a JSON array of entries (`gcloud logging read
+// --format=json`), plain or gzip-compressed, told apart by their first bytes.
+//
+// Every record is a flow that went through: Action is accept. Time is the flow's
+// start_time, else its end_time, else the entry's timestamp. Reporter is the
+// reporting side's VM (or gateway) name and the side, as "web-1:SRC" or
+// "vpn-tunnel-1:DEST_GATEWAY", or the side alone when the record names neither:
+// GCP logs a flow between two logged VMs twice, once from each side, and the side
+// tells the two apart. Bytes and Packets are what the source sent (bytes_sent,
+// packets_sent), written as JSON strings or numbers.
+//
+// Entries of another log, and entries without a connection, are counted in NoData;
+// entries that do not parse (bad JSON, addresses, numbers, times, or longer than
+// 1 MiB) in Malformed. A corrupt gzip stream ends the file with one more Malformed.
+// An error from fn is returned as it is; read errors of r are returned wrapped.
+func DecodeVPCFlowLog(ctx context.Context, r io.Reader, target string, since time.Time, stats *FlowStats, fn func(model.FlowRecord) error) error {
+	return newEntryReader(kindVPCFlows, target, since, stats, fn).decode(ctx, r)
+}
+
+// DecodeFirewallLog reads one file of Firewall Rules Logging entries (VPC firewall
+// rules and firewall policy rules alike); it is a providers.FlowDecoder reading the
+// same two layouts as DecodeVPCFlowLog.
+//
+// A record's Action is its disposition: ALLOWED is accept, DENIED is drop, and
+// INTERCEPTED (handed to a security profile for inspection, whose own verdict is in
+// another log) is accept; an entry without a disposition falls back to
+// rule_details.action. Time is the entry's timestamp (the payload has none).
+// Reporter is the rule that logged the connection, rule_details.reference (as
+// "network:prod-vpc/firewall:microseg-web-allow" or
+// "network:prod-vpc/firewallPolicy:123"), or the VM's name when the entry has no
+// reference: the rule is what an audit asks about, and the VM and direction are
+// implied by the connection. Firewall logs count no bytes or packets.
+//
+// Counting and errors are as for DecodeVPCFlowLog.
+func DecodeFirewallLog(ctx context.Context, r io.Reader, target string, since time.Time, stats *FlowStats, fn func(model.FlowRecord) error) error {
+	return newEntryReader(kindFirewall, target, since, stats, fn).decode(ctx, r)
+}
+
+// logKind is which of the two logs a reader decodes.
+type logKind uint8
+
+const (
+	kindVPCFlows logKind = iota + 1
+	kindFirewall
+)
+
+func (k logKind) String() string {
+	if k == kindFirewall {
+		return "firewall"
+	}
+	return "vpc_flows"
+}
+
+// Why an entry is not a flow.
+var (
+	errNoData    = errors.New("not a flow")
+	errMalformed = errors.New("malformed log entry")
+)
+
+// entryReader splits files into log entries and decodes them. Its buffers and
+// decoding structs are reused from entry to entry and object to object, and nothing
+// it hands out refers to them.
+type entryReader struct {
+	kind      logKind
+	raw       *bufio.Reader // the file's bytes, to sniff gzip
+	gz        *gzip.Reader
+	in        *bufio.Reader // the decompressed text, maxEntry bytes of buffer
+	src       errReader     // r, remembering its own read errors
+	elem      []byte        // an array element being collected
+	vpc       vpcFlowEntry
+	fw        firewallEntry
+	reporters map[string]string // interned Reporter strings
+	key       []byte
+	entries   int
+
+	target string
+	since  time.Time
+	stats  *FlowStats
+	fn     func(model.FlowRecord) error
+}
+
+func newEntryReader(kind logKind, target string, since time.Time, stats *FlowStats, fn func(model.FlowRecord) error) *entryReader {
+	return &entryReader{
+		kind:      kind,
+		raw:       bufio.NewReaderSize(nil, 32<<10),
+		in:        bufio.NewReaderSize(nil, maxEntry),
+		reporters: make(map[string]string),
+		target:    target,
+		since:     since,
+		stats:     stats,
+		fn:        fn,
+	}
+}
+
+// callbackError carries fn's error out of the reader so that it can be returned as
+// it is.
+type callbackError struct{ err error }
+
+func (e callbackError) Error() string { return e.err.Error() }
+
+// errReader remembers the last error of the reader it wraps other than io.EOF, so
+// that a failing source (a dropped connection) is told apart from corrupt data
+// detected by the gzip layer above it.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// decode reads one file and returns fn's error unchanged.
+func (d *entryReader) decode(ctx context.Context, r io.Reader) error {
+	err := d.read(ctx, r)
+	var cb callbackError
+	if errors.As(err, &cb) {
+		return cb.err
+	}
+	return err
+}
+
+// read streams one file: gzip or plain, then entries until the end.
+func (d *entryReader) read(ctx context.Context, r io.Reader) error {
+	d.src = errReader{r: r}
+	d.raw.Reset(&d.src)
+	var in io.Reader = d.raw
+	if magic, _ := d.raw.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		var err error
+		if d.gz == nil {
+			d.gz, err = gzip.NewReader(d.raw)
+		} else {
+			err = d.gz.Reset(d.raw)
+		}
+		if err != nil {
+			return d.readError(err)
+		}
+		in = d.gz
+	}
+	d.in.Reset(in)
+
+	for {
+		c, err := d.skipSpace()
+		if err != nil {
+			return d.readError(err)
+		}
+		if c == '[' {
+			d.in.ReadByte()
+			if err := d.readArray(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		return d.readLines(ctx)
+	}
+}
+
+// readError turns an error met while reading into what read returns: nil at the end
+// of the input, the source's own failure wrapped, and corrupt compressed data as
+// one malformed entry that ends the file.
+func (d *entryReader) readError(err error) error {
+	switch {
+	case err == io.EOF:
+		return nil
+	case d.src.err != nil:
+		return fmt.Errorf("read %s log: %w", d.kind, d.src.err)
+	default:
+		d.stats.Malformed++
+		return nil
+	}
+}
+
+// skipSpace returns the next byte that is not white space (or a UTF-8 byte order
+// mark) without consuming it.
+func (d *entryReader) skipSpace() (byte, error) {
+	for {
+		b, err := d.in.Peek(1)
+		if err != nil {
+			return 0, err
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			d.in.ReadByte()
+		case 0xef:
+			if bom, _ := d.in.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+				d.in.Discard(3)
+				continue
+			}
+			return b[0], nil
+		default:
+			return b[0], nil
+		}
+	}
+}
+
+// readLines reads one entry a line to the end of the input.
+func (d *entryReader) readLines(ctx context.Context) error {
+	for {
+		line, err := d.in.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			d.stats.Malformed++
+			for err == bufio.ErrBufferFull {
+				_, err = d.in.ReadSlice('\n')
+			}
+			if err != nil {
+				return d.readError(err)
+			}
+			continue
+		}
+		if err != nil && err != io.EOF {
+			// A line cut short by a failing reader is not counted: the error says it.
+			return d.readError(err)
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			if perr := d.entry(ctx, line); perr != nil {
+				return perr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
+}
+
+// readArray reads the elements of a JSON array whose '[' was consumed, up to its
+// ']'. Elements are found by their brackets and strings, so that one of any size
+// costs no more than maxEntry bytes, and a bad one is skipped alone.
+func (d *entryReader) readArray(ctx context.Context) error {
+	for {
+		c, err := d.skipSpace()
+		if err != nil {
+			return d.readError(err) // no ']': a cut-off file, whose entries were read
+		}
+		switch c {
+		case ']':
+			d.in.ReadByte()
+			return nil
+		case ',':
+			d.in.ReadByte()
+			continue
+		}
+		elem, long, err := d.arrayElement()
+		if err == io.EOF {
+			d.stats.Malformed++ // the last element, cut off
+			return nil
+		}
+		if err != nil {
+			return d.readError(err)
+		}
+		if long {
+			d.stats.Malformed++
+			continue
+		}
+		if err := d.entry(ctx, elem); err != nil {
+			return err
+		}
+	}
+}
+
+// arrayElement collects one array element: an object or array up to its matching
+// bracket, or anything else up to the next ',' or ']' outside strings. long reports
+// an element of more than maxEntry bytes, which is consumed but not returned.
+func (d *entryReader) arrayElement() (elem []byte, long bool, err error) {
+	d.elem = d.elem[:0]
+	depth := 0
+	inString, escaped := false, false
+	for {
+		c, err := d.in.ReadByte()
+		if err != nil {
+			return d.elem, long, err
+		}
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		} else {
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth < 0 { // the array's own ']' after a bare value
+					d.in.UnreadByte()
+					return d.elem, long, nil
+				}
+			case ',':
+				if depth == 0 {
+					d.in.UnreadByte()
+					return d.elem, long, nil
+				}
+			}
+		}
+		if !long {
+			if len(d.elem) == maxEntry {
+				long = true
+				d.elem = d.elem[:0]
+			} else {
+				d.elem = append(d.elem, c)
+			}
+		}
+		if depth == 0 && !inString && (c == '}' || c == ']') {
+			return d.elem, long, nil
+		}
+	}
+}
+
+// entry decodes one log entry and hands its flow to fn.
+func (d *entryReader) entry(ctx context.Context, b []byte) error {
+	if d.entries++; d.entries%1024 == 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	var rec model.FlowRecord
+	var err error
+	if d.kind == kindFirewall {
+		rec, err = d.firewallRecord(b)
+	} else {
+		rec, err = d.vpcFlowRecord(b)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, errNoData):
+		d.stats.NoData++
+		return nil
+	default:
+		d.stats.Malformed++
+		return nil
+	}
+	if !d.since.IsZero() && !rec.Time.IsZero() && rec.Time.Before(d.since) {
+		return nil
+	}
+	rec.Target = d.target
+	d.stats.Records++
+	if err := d.fn(rec); err != nil {
+		return callbackError{err}
+	}
+	return nil
+}
+
+// The parts of a LogEntry the readers decode; encoding/json skips the rest.
+type (
+	ipConnection struct {
+		SrcIP    string       `json:"src_ip"`
+		DestIP   string       `json:"dest_ip"`
+		SrcPort  jsonUint     `json:"src_port"`
+		DestPort jsonUint     `json:"dest_port"`
+		Protocol jsonProtocol `json:"protocol"`
+	}
+	instanceDetails struct {
+		VMName string `json:"vm_name"`
+	}
+	gatewayDetails struct {
+		Name string `json:"name"`
+	}
+	vpcFlowPayload struct {
+		Connection   ipConnection    `json:"connection"`
+		Reporter     string          `json:"reporter"`
+		BytesSent    jsonUint        `json:"bytes_sent"`
+		PacketsSent  jsonUint        `json:"packets_sent"`
+		StartTime    string          `json:"start_time"`
+		EndTime      string          `json:"end_time"`
+		SrcInstance  instanceDetails `json:"src_instance"`
+		DestInstance instanceDetails `json:"dest_instance"`
+		SrcGateway   gatewayDetails  `json:"src_gateway"`
+		DestGateway  gatewayDetails  `json:"dest_gateway"`
+	}
+	vpcFlowEntry struct {
+		LogName   string         `json:"logName"`
+		Timestamp string         `json:"timestamp"`
+		Payload   vpcFlowPayload `json:"jsonPayload"`
+	}
+	ruleDetails struct {
+		Reference string `json:"reference"`
+		Action    string `json:"action"`
+	}
+	firewallPayload struct {
+		Connection  ipConnection    `json:"connection"`
+		Disposition string          `json:"disposition"`
+		RuleDetails ruleDetails     `json:"rule_details"`
+		Instance    instanceDetails `json:"instance"`
+	}
+	firewallEntry struct {
+		LogName   string          `json:"logName"`
+		Timestamp string          `json:"timestamp"`
+		Payload   firewallPayload `json:"jsonPayload"`
+	}
+)
+
+// vpcFlowRecord decodes one VPC Flow Logs entry.
+func (d *entryReader) vpcFlowRecord(b []byte) (model.FlowRecord, error) {
+	d.vpc = vpcFlowEntry{}
+	e := &d.vpc
+	if err := json.Unmarshal(b, e); err != nil {
+		return model.FlowRecord{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if !isLog(e.LogName, kindVPCFlows) {
+		return model.FlowRecord{}, errNoData
+	}
+	p := &e.Payload
+	rec, err := connectionRecord(&p.Connection)
+	if err != nil {
+		return model.FlowRecord{}, err
+	}
+	rec.Bytes, rec.Packets = p.BytesSent.v, p.PacketsSent.v
+	for _, s := range [...]string{p.StartTime, p.EndTime, e.Timestamp} {
+		if s != "" {
+			if rec.Time, err = parseTime(s); err != nil {
+				return model.FlowRecord{}, err
+			}
+			break
+		}
+	}
+	rec.Action = model.FlowAccept
+
+	var name string
+	switch side := p.Reporter; {
+	case strings.HasPrefix(side, "SRC"):
+		name = firstOf(p.SrcInstance.VMName, p.SrcGateway.Name)
+	case strings.HasPrefix(side, "DEST"):
+		name = firstOf(p.DestInstance.VMName, p.DestGateway.Name)
+	}
+	d.key = d.key[:0]
+	if name != "" {
+		d.key = append(append(d.key, name...), ':')
+	}
+	d.key = append(d.key, p.Reporter...)
+	rec.Reporter = d.intern(d.key)
+	return rec, nil
+}
+
+// firewallRecord decodes one Firewall Rules Logging entry.
+func (d *entryReader) firewallRecord(b []byte) (model.FlowRecord, error) {
+	d.fw = firewallEntry{}
+	e := &d.fw
+	if err := json.Unmarshal(b, e); err != nil {
+		return model.FlowRecord{}, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if !isLog(e.LogName, kindFirewall) {
+		return model.FlowRecord{}, errNoData
+	}
+	p := &e.Payload
+	rec, err := connectionRecord(&p.Connection)
+	if err != nil {
+		return model.FlowRecord{}, err
+	}
+	if e.Timestamp != "" {
+		if rec.Time, err = parseTime(e.Timestamp); err != nil {
+			return model.FlowRecord{}, err
+		}
+	}
+	verdict := p.Disposition
+	if verdict == "" {
+		verdict = p.RuleDetails.Action
+	}
+	switch strings.ToUpper(verdict) {
+	case "ALLOWED", "ALLOW", "INTERCEPTED":
+		rec.Action = model.FlowAccept
+	case "DENIED", "DENY":
+		rec.Action = model.FlowDrop
+	default:
+		return model.FlowRecord{}, fmt.Errorf("%w: disposition %q is not ALLOWED, DENIED or INTERCEPTED", errMalformed, cut(verdict, 64))
+	}
+	d.key = append(d.key[:0], firstOf(p.RuleDetails.Reference, p.Instance.VMName)...)
+	rec.Reporter = d.intern(d.key)
+	return rec, nil
+}
+
+// connectionRecord reads the 5-tuple; an entry without addresses is not a flow.
+func connectionRecord(c *ipConnection) (model.FlowRecord, error) {
+	var rec model.FlowRecord
+	if c.SrcIP == "" || c.DestIP == "" {
+		return rec, errNoData
+	}
+	var err error
+	if rec.Src, err = parseAddr(c.SrcIP); err != nil {
+		return rec, err
+	}
+	if rec.Dst, err = parseAddr(c.DestIP); err != nil {
+		return rec, err
+	}
+	if c.SrcPort.v > 65535 || c.DestPort.v > 65535 {
+		return rec, fmt.Errorf("%w: port %d is out of range", errMalformed, max(c.SrcPort.v, c.DestPort.v))
+	}
+	rec.SrcPort, rec.DstPort = uint16(c.SrcPort.v), uint16(c.DestPort.v)
+	rec.Protocol = model.Protocol(c.Protocol)
+	return rec, nil
+}
+
+func parseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("%w: %q is not an IP address", errMalformed, cut(s, 64))
+	}
+	return a, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: time %q is not RFC 3339", errMalformed, cut(s, 64))
+	}
+	return t.UTC(), nil
+}
+
+// isLog reports whether an entry's logName ("projects/P/logs/compute.googleapis.com%2Fvpc_flows",
+// or organizations/, folders/, billingAccounts/) is the log kind reads. VPC Flow Logs
+// configured through the Network Management API are written to
+// networkmanagement.googleapis.com%2Fvpc_flows. An entry without a logName (a
+// payload exported alone) is taken as the log it was given as.
+func isLog(logName string, kind logKind) bool {
+	if logName == "" {
+		return true
+	}
+	_, id, ok := strings.Cut(logName, "/logs/")
+	if !ok {
+		return false
+	}
+	id = strings.ReplaceAll(id, "%2F", "/")
+	id = strings.ReplaceAll(id, "%2f", "/")
+	if kind == kindFirewall {
+		return id == "compute.googleapis.com/firewall"
+	}
+	return id == "compute.googleapis.com/vpc_flows" || id == "networkmanagement.googleapis.com/vpc_flows"
+}
+
+// intern returns key as a string that outlives the reader's buffers, the same
+// string for the same key; the table is bounded, so memory is too.
+func (d *entryReader) intern(key []byte) string {
+	if len(key) == 0 {
+		return ""
+	}
+	if v, ok := d.reporters[string(key)]; ok {
+		return v
+	}
+	if len(d.reporters) >= 4096 {
+		clear(d.reporters)
+	}
+	v := string(key)
+	d.reporters[v] = v
+	return v
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// cut shortens s for an error message.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// jsonUint is an unsigned integer written as a JSON number or, as the LogEntry JSON
+// writes int64 values, a string of one; null is 0.
+type jsonUint struct{ v uint64 }
+
+func (n *jsonUint) UnmarshalJSON(b []byte) error {
+	v, ok := parseJSONUint(b)
+	if !ok {
+		return fmt.Errorf("%s is not an unsigned integer", cut(string(b), 64))
+	}
+	n.v = v
+	return nil
+}
+
+func parseJSONUint(b []byte) (uint64, bool) {
+	if string(b) == "null" {
+		return 0, true
+	}
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		b = b[1 : len(b)-1]
+	}
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+// jsonProtocol is an IP protocol: its IANA number (a JSON number or a string of
+// one, as the documentation defines it) or, as some exports write it, its name.
+type jsonProtocol uint8
+
+var protocolByName = map[string]model.Protocol{
+	"icmp": model.ProtocolICMP, "tcp": model.ProtocolTCP, "udp": model.ProtocolUDP,
+	"icmpv6": model.ProtocolICMPv6, "ipv6-icmp": model.ProtocolICMPv6, "sctp": model.ProtocolSCTP,
+	"gre": 47, "esp": 50, "ah": 51, "ipip": 4,
+}
+
+func (p *jsonProtocol) UnmarshalJSON(b []byte) error {
+	if v, ok := parseJSONUint(b); ok {
+		if v > 255 {
+			return fmt.Errorf("protocol %d is out of range", v)
+		}
+		*p = jsonProtocol(v)
+		return nil
+	}
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		if v, ok := protocolByName[strings.ToLower(string(b[1:len(b)-1]))]; ok {
+			*p = jsonProtocol(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("protocol %s is not an IP protocol", cut(string(b), 64))
+}
