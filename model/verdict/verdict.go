@@ -1,8 +1,3 @@
-// Package verdict classifies observed flows against the policy: for every flow a log
-// recorded, whether the policy allows it (and by which allow), whether enforcement
-// blocked it as intended, would block it once an audit-mode segment enforces,
-// let it through although the policy denies it (a violation), or blocked it although
-// the policy allows it (an outage). It is pure: the standard library and model only.
 package verdict
 
 import (
