@@ -514,3 +514,21 @@ func TestGraphLayout(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBuildAndRender builds the three-tier report (nine weeks, 27 runs) and
+// renders it in every format.
+func BenchmarkBuildAndRender(b *testing.B) {
+	l, diags := hclload.LoadDir("../../examples/three-tier")
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	in := reporttest.ThreeTier()
+	for b.Loop() {
+		r := report.Build(l.Policy, in)
+		for _, f := range renderers {
+			if err := f.write(r, io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
