@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/microseg/microseg/model"
@@ -68,7 +69,7 @@ const maxEntry = 1 << 20
 // 1 MiB) in Malformed. A corrupt gzip stream ends the file with one more Malformed.
 // An error from fn is returned as it is; read errors of r are returned wrapped.
 func DecodeVPCFlowLog(ctx context.Context, r io.Reader, target string, since time.Time, stats *FlowStats, fn func(model.FlowRecord) error) error {
-	return newEntryReader(kindVPCFlows, target, since, stats, fn).decode(ctx, r)
+	return decodeWith(ctx, kindVPCFlows, r, target, since, stats, fn)
 }
 
 // DecodeFirewallLog reads one file of Firewall Rules Logging entries (VPC firewall
@@ -87,7 +88,26 @@ func DecodeVPCFlowLog(ctx context.Context, r io.Reader, target string, since tim
 //
 // Counting and errors are as for DecodeVPCFlowLog.
 func DecodeFirewallLog(ctx context.Context, r io.Reader, target string, since time.Time, stats *FlowStats, fn func(model.FlowRecord) error) error {
-	return newEntryReader(kindFirewall, target, since, stats, fn).decode(ctx, r)
+	return decodeWith(ctx, kindFirewall, r, target, since, stats, fn)
+}
+
+// readers keeps entryReaders, whose buffers are most of the cost of reading a small
+// file, for the next file.
+var readers = sync.Pool{New: func() any { return newEntryReader(0, "", time.Time{}, nil, nil) }}
+
+func decodeWith(ctx context.Context, kind logKind, r io.Reader, target string, since time.Time, stats *FlowStats, fn func(model.FlowRecord) error) error {
+	d := readers.Get().(*entryReader)
+	d.kind, d.target, d.since, d.stats, d.fn = kind, target, since, stats, fn
+	err := d.decode(ctx, r)
+	// Drop what belongs to the caller before the reader goes back.
+	d.target, d.stats, d.fn, d.src = "", nil, nil, errReader{}
+	d.raw.Reset(nil)
+	d.in.Reset(nil)
+	if cap(d.elem) > 64<<10 {
+		d.elem = nil
+	}
+	readers.Put(d)
+	return err
 }
 
 // logKind is which of the two logs a reader decodes.
@@ -118,9 +138,9 @@ type entryReader struct {
 	kind      logKind
 	raw       *bufio.Reader // the file's bytes, to sniff gzip
 	gz        *gzip.Reader
-	in        *bufio.Reader // the decompressed text, maxEntry bytes of buffer
+	in        *bufio.Reader // the decompressed text
 	src       errReader     // r, remembering its own read errors
-	elem      []byte        // an array element being collected
+	elem      []byte        // a long line or an array element being collected, up to maxEntry
 	vpc       vpcFlowEntry
 	fw        firewallEntry
 	reporters map[string]string // interned Reporter strings
@@ -137,7 +157,7 @@ func newEntryReader(kind logKind, target string, since time.Time, stats *FlowSta
 	return &entryReader{
 		kind:      kind,
 		raw:       bufio.NewReaderSize(nil, 32<<10),
-		in:        bufio.NewReaderSize(nil, maxEntry),
+		in:        bufio.NewReaderSize(nil, 64<<10),
 		reporters: make(map[string]string),
 		target:    target,
 		since:     since,
@@ -254,30 +274,45 @@ func (d *entryReader) skipSpace() (byte, error) {
 // readLines reads one entry a line to the end of the input.
 func (d *entryReader) readLines(ctx context.Context) error {
 	for {
-		line, err := d.in.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			d.stats.Malformed++
-			for err == bufio.ErrBufferFull {
-				_, err = d.in.ReadSlice('\n')
-			}
-			if err != nil {
-				return d.readError(err)
-			}
-			continue
-		}
+		line, long, err := d.readLine()
 		if err != nil && err != io.EOF {
 			// A line cut short by a failing reader is not counted: the error says it.
 			return d.readError(err)
 		}
-		if len(bytes.TrimSpace(line)) > 0 {
-			if perr := d.entry(ctx, line); perr != nil {
-				return perr
+		switch {
+		case long:
+			d.stats.Malformed++
+		case len(bytes.TrimSpace(line)) > 0:
+			if err := d.entry(ctx, line); err != nil {
+				return err
 			}
 		}
 		if err == io.EOF {
 			return nil
 		}
 	}
+}
+
+// readLine returns the next line, valid until the next read. A line longer than
+// the reader's buffer is collected in elem; long reports one longer than maxEntry,
+// which is consumed and not returned.
+func (d *entryReader) readLine() (line []byte, long bool, err error) {
+	line, err = d.in.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, false, err
+	}
+	d.elem = append(d.elem[:0], line...)
+	for err == bufio.ErrBufferFull {
+		line, err = d.in.ReadSlice('\n')
+		if !long {
+			if len(d.elem)+len(line) > maxEntry {
+				long = true
+			} else {
+				d.elem = append(d.elem, line...)
+			}
+		}
+	}
+	return d.elem, long, err
 }
 
 // readArray reads the elements of a JSON array whose '[' was consumed, up to its

@@ -583,3 +583,19 @@ func benchmarkDecoder(b *testing.B, kind logKind, dec providers.FlowDecoder) {
 func BenchmarkDecodeVPCFlowLog(b *testing.B) { benchmarkDecoder(b, kindVPCFlows, DecodeVPCFlowLog) }
 
 func BenchmarkDecodeFirewallLog(b *testing.B) { benchmarkDecoder(b, kindFirewall, DecodeFirewallLog) }
+
+// TestDecodeLongEntry: an entry longer than the read buffer but within the bound
+// (a firewall rule with many ranges) is read like any other.
+func TestDecodeLongEntry(t *testing.T) {
+	ranges := strings.Repeat(`"10.0.0.0/24",`, 20000) + `"10.1.0.0/24"`
+	entry := `{"jsonPayload":{` + goodConn + `,"disposition":"DENIED","rule_details":{"reference":"network:n/firewall:big","source_range":[` + ranges + `]}},"logName":"projects/p/logs/compute.googleapis.com%2Ffirewall","timestamp":"2026-11-22T10:05:00Z"}`
+	if len(entry) < 200<<10 || len(entry) > maxEntry {
+		t.Fatalf("entry is %d bytes", len(entry))
+	}
+	for _, in := range [][]byte{ndjson([]string{entry, entry}), jsonArray([]string{entry, entry})} {
+		recs, stats := decodeAll(t, DecodeFirewallLog, in, time.Time{})
+		if stats != (FlowStats{Records: 2}) || recs[1].Reporter != "network:n/firewall:big" {
+			t.Errorf("stats = %+v", stats)
+		}
+	}
+}
