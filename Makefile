@@ -9,7 +9,10 @@ BIN := bin/microseg
 # Every fuzz target, as package:Name:inputs-in-make-test (about 5 s each here).
 FUZZ_TARGETS := ./model:FuzzParsePort:300000x ./model:FuzzParsePrefix:300000x \
 	./hcl:FuzzLoad:10000x ./hcl:FuzzFormat:20000x ./onprem:FuzzParseLoggedPacket:100000x \
-	./providers/aws:FuzzParseFlowLogLine:100000x
+	./providers/aws:FuzzParseFlowLogLine:100000x ./onprem:FuzzDecodeSpool:50000x \
+	./onprem:FuzzDecodeConntrack:30000x ./model/verdict:FuzzClassify:20000x \
+	./providers/azure:FuzzDecodeNSGFlowLog:100000x ./providers/azure:FuzzDecodeVNetFlowLog:100000x \
+	./providers/gcp:FuzzDecodeVPCFlowLog:8000x ./providers/gcp:FuzzDecodeFirewallLog:20000x
 # Inputs per target in `make fuzz`; empty means the counts above.
 FUZZTIME ?=
 FUZZ_LONG ?= 3000000x
@@ -86,7 +89,10 @@ fuzz:
 # nft -f, changed by one allow, read back, and connections/s through 10 and 100,000
 # allows. Peak RSS is reported per benchmark as peak-RSS-MiB.
 bench: deps
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=3x ./test/bench/
+	$(GO) test -run='^$$' -bench='Load|Compile|Diff' -benchmem -benchtime=3x ./test/bench/
+	$(GO) test -run='^$$' -bench='AuditAWS|AuditAzure|AuditGCP' -benchmem -benchtime=3x ./test/bench/
+	$(GO) test -run='^$$' -bench='Audit10GB' -benchtime=1x ./test/bench/
+	$(GO) test -run='^$$' -bench='Classify|SummaryAdd' -benchmem ./model/verdict/
 	$(GO) test -run='^$$' -bench='Apply|NftFile|Observe' -benchmem -benchtime=5x ./onprem/
 	$(GO) test -run='^$$' -bench='PacketPath' -benchtime=3000x -count=3 ./onprem/
 

@@ -3,8 +3,6 @@ package workflows
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -21,34 +19,17 @@ type Activities struct {
 	Store Store
 	// Providers builds cloud targets' providers; nil plans hosts targets only.
 	Providers ProviderFactory
+	// Results is the results history; nil keeps none (audits still report).
+	Results Results
+	// FlowSources opens cloud targets' flow logs for audits; nil audits hosts only.
+	FlowSources FlowSourceFactory
 }
 
 // LoadPolicy loads and compiles the policy in dir and returns the job of every host
 // of its hosts targets (of one target when target is set). A policy that does not
 // load is a non-retryable failure: retrying cannot fix it.
 func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef, error) {
-	sources := map[string][]byte{}
-	switch {
-	case req.Bundle != "":
-		if err := getJSON(ctx, a.Store, KindBundle, req.Bundle, &sources); err != nil {
-			return PolicyRef{}, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownBundle", err)
-		}
-	default:
-		names, err := filepath.Glob(filepath.Join(req.Dir, "*.hcl"))
-		if err != nil || len(names) == 0 {
-			return PolicyRef{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no policy files in %s", req.Dir), "InvalidPolicy", err)
-		}
-		for _, name := range names {
-			src, err := os.ReadFile(name)
-			if err != nil {
-				return PolicyRef{}, fmt.Errorf("read policy: %w", err)
-			}
-			sources[filepath.Base(name)] = src
-		}
-	}
-	// The bundle is the policy by content: a plan names it, and any worker can load
-	// exactly that policy again by its hash.
-	bundle, err := putJSON(ctx, a.Store, KindBundle, sources)
+	sources, bundle, err := a.readPolicy(ctx, req)
 	if err != nil {
 		return PolicyRef{}, err
 	}

@@ -21,6 +21,8 @@ type HostActivities struct {
 	Target, Host string
 	Enforcer     *onprem.Enforcer
 	Store        Store
+	// FlowDir is the host's flow spool (onprem.FlowSpool), which audits read.
+	FlowDir string
 
 	mu      sync.Mutex
 	pending *onprem.Pending // the last commit-confirmed change, until confirmed

@@ -41,6 +41,13 @@ func ApplyWorkflow(ctx workflow.Context, req ApplyRequest) (ApplyResult, error) 
 	state = "applying"
 	hosts, err := applyJobs(ctx, req.Plan, req.Jobs, req.ConfirmTimeout, func(s string) { state = s })
 	result.Hosts = hosts
+	if recordsHistory(ctx) {
+		var enforced time.Time
+		if err == nil {
+			enforced = workflow.Now(ctx)
+		}
+		recordUpdate(ctx, req.Plan, req.Jobs, enforced)
+	}
 	if err != nil {
 		return result, err
 	}

@@ -157,6 +157,11 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) (b
 		}
 	}
 	if event.Changes == 0 {
+		// Drift that is gone (repaired by hand, or by an apply) ends its event.
+		if last := len(state.Events) - 1; last >= 0 && state.Events[last].Remediated.IsZero() && recordsHistory(ctx) {
+			state.Events[last].Remediated = state.LastCheck
+			recordDrift(ctx, req.Target, state.Events[last])
+		}
 		return
 	}
 	if req.Remediate && workflow.GetVersion(ctx, "remediate-as-apply-child", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
@@ -186,6 +191,9 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) (b
 		}
 	}
 	state.Events = append(state.Events, event)
+	if recordsHistory(ctx) {
+		recordDrift(ctx, req.Target, event)
+	}
 	if len(state.Events) > maxEvents {
 		state.Events = state.Events[len(state.Events)-maxEvents:]
 	}

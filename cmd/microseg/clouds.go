@@ -3,17 +3,25 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
+	"cloud.google.com/go/storage"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/providers"
 	awsprovider "github.com/microseg/microseg/providers/aws"
+	"github.com/microseg/microseg/providers/azure"
+	"github.com/microseg/microseg/providers/gcp"
 )
 
 // cloudProviders wires the clouds' SDK clients into providers. AWS credentials come
@@ -46,4 +54,70 @@ func cloudProviders(ctx context.Context, t *model.Target, policy string) (provid
 		return awsprovider.New(client, t, policy, q)
 	}
 	return nil, fmt.Errorf("no provider for %s targets in this version", t.Kind)
+}
+
+// cloudFlowSources opens a cloud target's flow logs, as its flow_logs block says,
+// with the clouds' default credential chains:
+//   - AWS: the default chain (and the target's role); AWS_ENDPOINT_URL_S3 or
+//     AWS_ENDPOINT_URL point S3 at a compatible server (path-style addressing then).
+//   - Azure: AZURE_STORAGE_CONNECTION_STRING when set (Azurite, a SAS), else
+//     azidentity's default credential against https://ACCOUNT.blob.core.windows.net.
+//   - GCP: Application Default Credentials; STORAGE_EMULATOR_HOST points the client
+//     at an emulator.
+func cloudFlowSources(ctx context.Context, t *model.Target) (providers.FlowSource, error) {
+	fl := t.FlowLogs
+	if fl == nil {
+		return nil, fmt.Errorf("target %s has no flow_logs block", t.Name)
+	}
+	switch t.Kind {
+	case model.KindAWS:
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(t.AWS.Region))
+		if err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		if t.AWS.AssumeRoleARN != "" {
+			cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), t.AWS.AssumeRoleARN))
+		}
+		if fl.LogGroup != "" {
+			return &awsprovider.CloudWatchFlowLogs{Client: cloudwatchlogs.NewFromConfig(cfg), LogGroup: fl.LogGroup, Target: t.Name}, nil
+		}
+		bucket, prefix, err := awsprovider.ParseS3URI(fl.S3URI)
+		if err != nil {
+			return nil, err
+		}
+		client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+		})
+		return &awsprovider.S3FlowLogs{Client: client, Bucket: bucket, Prefix: prefix, Target: t.Name}, nil
+	case model.KindAzure:
+		var client *azblob.Client
+		var err error
+		if cs := os.Getenv("AZURE_STORAGE_CONNECTION_STRING"); cs != "" {
+			client, err = azblob.NewClientFromConnectionString(cs, nil)
+		} else {
+			var cred *azidentity.DefaultAzureCredential
+			if cred, err = azidentity.NewDefaultAzureCredential(nil); err == nil {
+				client, err = azblob.NewClient("https://"+fl.StorageAccount+".blob.core.windows.net/", cred, nil)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("azure blob storage %s: %w", fl.StorageAccount, err)
+		}
+		container := fl.Container
+		if container == "" {
+			container = azure.VNetFlowLogContainer
+		}
+		return &azure.BlobFlowLogs{Client: client, Container: container, Target: t.Name}, nil
+	case model.KindGCP:
+		bucket, prefix, err := gcp.ParseGCSURI(fl.GCSURI)
+		if err != nil {
+			return nil, err
+		}
+		client, err := storage.NewClient(ctx, storage.WithJSONReads())
+		if err != nil {
+			return nil, fmt.Errorf("google cloud storage: %w", err)
+		}
+		return &gcp.GCSFlowLogs{Client: client, Bucket: bucket, Prefix: prefix, Target: t.Name}, nil
+	}
+	return nil, fmt.Errorf("target %s: %s targets have no cloud flow logs", t.Name, t.Kind)
 }

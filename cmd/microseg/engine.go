@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/microseg/microseg/workflows"
+	"github.com/microseg/microseg/workflows/results"
 )
 
 // embeddedPort is the embedded Temporal server's port on 127.0.0.1 (loopback only):
@@ -148,8 +151,33 @@ func newWorker(c client.Client) worker.Worker {
 	w.RegisterWorkflow(workflows.ApplyWorkflow)
 	w.RegisterWorkflow(workflows.ReconcileWorkflow)
 	w.RegisterWorkflow(workflows.CheckWorkflow)
-	w.RegisterActivity(&workflows.Activities{Store: contentStore(), Providers: cloudProviders})
+	w.RegisterWorkflow(workflows.AuditWorkflow)
+	acts := &workflows.Activities{Store: contentStore(), Providers: cloudProviders, FlowSources: cloudFlowSources}
+	if db := workerResults(); db != nil {
+		acts.Results = db
+	}
+	w.RegisterActivity(acts)
 	return w
+}
+
+var (
+	resultsOnce sync.Once
+	resultsDB   *results.DB
+)
+
+// workerResults opens the results history once per process, for the worker's
+// activities. A history that cannot be opened is reported, and the worker runs
+// without one: plans and applies matter more than their record.
+func workerResults() *results.DB {
+	resultsOnce.Do(func() {
+		db, err := results.Open(context.Background(), resultsDSN())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "microseg worker: warning: no results history:", err)
+			return
+		}
+		resultsDB = db
+	})
+	return resultsDB
 }
 
 // withWorker runs fn with an in-process microseg worker when microseg runs embedded,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/onprem"
 	"github.com/microseg/microseg/workflows"
 )
@@ -318,8 +320,10 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	var h hostFlags
 	h.register(fs)
+	group := fs.Uint("nflog-group", onprem.DefaultLogGroup, "the NFLOG group the host's log rules send to (the target's flow_logs { nflog_group })")
+	flows := fs.String("flows", "", "the directory of the host's flow spool, which audits read (default: flows/TARGET/HOST in the state directory; \"off\" keeps none)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: microseg agent -target NAME -host NAME [-netns NS]\n\nRuns the agent of one host: a worker on task queue host/TARGET/HOST that observes and\napplies the host's ruleset for the plan and apply workflows, and confirms commit-confirmed\nchanges once it reaches the server again.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: microseg agent -target NAME -host NAME [-netns NS] [-nflog-group N] [-flows DIR]\n\nRuns the agent of one host: a worker on task queue host/TARGET/HOST that observes and\napplies the host's ruleset for the plan and apply workflows, confirms commit-confirmed\nchanges once it reaches the server again, and keeps the packets the ruleset drops (or\nwould drop, in audit mode) in a flow spool for audits.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if _, code, ok := parseArgs(fs, args, stderr); !ok {
@@ -339,7 +343,23 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	defer e.Close()
 	queue := workflows.HostQueue(h.target, h.host)
 	w := worker.New(c, queue, worker.Options{})
-	w.RegisterActivity(&workflows.HostActivities{Target: h.target, Host: h.host, Enforcer: e, Store: contentStore()})
+	flowDir := *flows
+	switch flowDir {
+	case "":
+		flowDir = filepath.Join(stateDir(), "flows", h.target, h.host)
+	case "off":
+		flowDir = ""
+	}
+	if flowDir != "" {
+		stop, err := spoolFlows(onprem.FlowLogConfig{Group: uint16(*group), NetNS: h.netns, Target: h.target, Host: h.host}, flowDir)
+		if err != nil {
+			// Enforcement matters more than evidence: run without the spool, loudly.
+			fmt.Fprintf(stderr, "microseg agent: warning: no flow spool, audits of %s/%s will find nothing: %v\n", h.target, h.host, err)
+		} else {
+			defer stop()
+		}
+	}
+	w.RegisterActivity(&workflows.HostActivities{Target: h.target, Host: h.host, Enforcer: e, Store: contentStore(), FlowDir: flowDir})
 	fmt.Fprintf(stderr, "microseg agent: %s/%s serving task queue %s\n", h.target, h.host, queue)
 	if err := w.Run(worker.InterruptCh()); err != nil {
 		fmt.Fprintln(stderr, "microseg agent:", err)
@@ -420,4 +440,41 @@ func showProgress(ctx context.Context, c client.Client, id string, w io.Writer) 
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// spoolFlows reads the host's NFLOG group into its flow spool until stop is called.
+func spoolFlows(cfg onprem.FlowLogConfig, dir string) (stop func(), err error) {
+	sp, err := onprem.OpenFlowSpool(dir, 0)
+	if err != nil {
+		return nil, err
+	}
+	r, err := onprem.OpenFlowLog(cfg)
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					sp.Flush()
+				}
+			}
+		}()
+		_ = r.Run(ctx, func(rec model.FlowRecord) { _ = sp.Write(rec) })
+	}()
+	return func() {
+		cancel()
+		r.Close()
+		<-done
+		sp.Close()
+	}, nil
 }

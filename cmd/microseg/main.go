@@ -47,6 +47,9 @@ var commands = map[string]command{
 	"agent":        {"run the agent of one host", runAgent},
 	"server":       {"run the embedded Temporal server", runServer},
 	"fmt":          {"rewrite policy files in canonical layout", runFmt},
+	"audit":        {"judge observed flows against the policy (targets' flow logs, or exported files)", runAudit},
+	"report":       {"write the compliance report (html, json, csv, md) from the results history", runReport},
+	"graph":        {"draw the segment graph with observed flows (svg, dot)", runGraph},
 	"version":      {"print the version", runVersion},
 }
 

@@ -1,0 +1,93 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/microseg/microseg/model/report"
+)
+
+// What the workflows record in the results history besides audits: drift events
+// (when a reconcile check found drift, and when it was gone) and policy updates (when
+// an apply began and when the target was verified), for the report's time to
+// remediate and time to update policy. Recording is best effort: a history that is
+// down must not stop a reconcile loop or fail an apply that worked.
+
+// recordsHistory reports whether this workflow run records history: runs from before
+// the change replay as they were.
+func recordsHistory(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, "results-history", workflow.DefaultVersion, 1) == 1
+}
+
+func historyOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           TaskQueue,
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+}
+
+// recordDrift stores one drift event of a reconcile loop.
+func recordDrift(ctx workflow.Context, target string, e DriftEvent) {
+	var a *Activities
+	ev := report.DriftEvent{
+		ID:         workflow.GetInfo(ctx).WorkflowExecution.ID + "/" + fmt.Sprint(e.When.UnixNano()),
+		Target:     target,
+		Detected:   e.When,
+		Changes:    e.Changes,
+		Summary:    driftSummary(e),
+		Remediated: e.Remediated,
+	}
+	_ = workflow.ExecuteActivity(historyOptions(ctx), a.RecordDrift, ev).Get(ctx, nil)
+}
+
+// driftSummary says in one line which hosts drifted and by how much.
+func driftSummary(e DriftEvent) string {
+	parts := make([]string, 0, len(e.Hosts))
+	for _, h := range e.Hosts {
+		name := h.Target
+		if h.Host != "" {
+			name += "/" + h.Host
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d to add, %d to change, %d to remove", name, h.Add, h.Change, h.Remove))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}
+
+// recordUpdate stores when an apply of a policy to its targets began and, when it
+// was verified everywhere, when it ended.
+func recordUpdate(ctx workflow.Context, plan Plan, jobs []HostJob, enforced time.Time) {
+	var a *Activities
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		if seen[j.Target] {
+			continue
+		}
+		seen[j.Target] = true
+		u := report.PolicyUpdate{PolicyHash: plan.PolicyHash, Target: j.Target, Submitted: plan.Created, Enforced: enforced}
+		_ = workflow.ExecuteActivity(historyOptions(ctx), a.RecordPolicyUpdate, u).Get(ctx, nil)
+	}
+}
+
+// RecordDrift stores a drift event in the results history.
+func (a *Activities) RecordDrift(ctx context.Context, e report.DriftEvent) error {
+	if a.Results == nil {
+		return nil
+	}
+	return a.Results.SaveDriftEvent(ctx, e)
+}
+
+// RecordPolicyUpdate stores a policy update in the results history.
+func (a *Activities) RecordPolicyUpdate(ctx context.Context, u report.PolicyUpdate) error {
+	if a.Results == nil {
+		return nil
+	}
+	return a.Results.SavePolicyUpdate(ctx, u)
+}
