@@ -1,7 +1,6 @@
 package results
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -15,22 +14,6 @@ import (
 	"github.com/microseg/microseg/model/report"
 	"github.com/microseg/microseg/model/verdict"
 )
-
-// compareKeys orders rows as verdict's Summary.Rows does: Day, Target, Class, Src,
-// Dst, Protocol, Port, Allow, Service.
-func compareKeys(a, b verdict.Key) int {
-	return cmp.Or(
-		a.Day.Compare(b.Day),
-		strings.Compare(a.Target, b.Target),
-		cmp.Compare(a.Class, b.Class),
-		strings.Compare(a.Src, b.Src),
-		strings.Compare(a.Dst, b.Dst),
-		cmp.Compare(a.Protocol, b.Protocol),
-		cmp.Compare(a.Port, b.Port),
-		strings.Compare(a.Allow, b.Allow),
-		strings.Compare(a.Service, b.Service),
-	)
-}
 
 // rowColumns are audit_rows' columns in the order rowArgs gives them.
 const rowColumns = "run_id, seq, day_ns, target, class, src, dst, protocol, port, allow_name, service, flows, bytes, packets, first_ns, last_ns, sample_src, sample_dst"
@@ -114,7 +97,7 @@ func (d *DB) saveAuditRun(ctx context.Context, run report.AuditRun) error {
 		return err
 	}
 	rows := slices.Clone(run.Rows)
-	slices.SortStableFunc(rows, func(a, b verdict.Row) int { return compareKeys(a.Key, b.Key) })
+	slices.SortStableFunc(rows, func(a, b verdict.Row) int { return verdict.CompareKeys(a.Key, b.Key) })
 	// Convert every row before the transaction, so that a bad one fails without
 	// holding the write lock, and the lock is held only for the inserts.
 	args := make([]any, 0, len(rows)*rowArity)

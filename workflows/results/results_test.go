@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -95,7 +96,7 @@ func genRows(n int, day time.Time, target string) []verdict.Row {
 // sorted is rows in Summary.Rows' order.
 func sorted(rows []verdict.Row) []verdict.Row {
 	rows = slices.Clone(rows)
-	slices.SortStableFunc(rows, func(a, b verdict.Row) int { return compareKeys(a.Key, b.Key) })
+	slices.SortStableFunc(rows, func(a, b verdict.Row) int { return verdict.CompareKeys(a.Key, b.Key) })
 	return rows
 }
 
@@ -145,7 +146,7 @@ func TestAuditRunRoundTrip(t *testing.T) {
 		}
 		want := run
 		want.Rows = sorted(run.Rows)
-		if compareKeys(want.Rows[0].Key, run.Rows[0].Key) == 0 {
+		if verdict.CompareKeys(want.Rows[0].Key, run.Rows[0].Key) == 0 {
 			t.Fatal("test rows are already in order: saving them proves no sorting")
 		}
 		sameExactly(t, "runs", got, []report.AuditRun{empty, want})
@@ -782,4 +783,43 @@ func TestConcurrentOpenSQLite(t *testing.T) {
 		}
 		wg.Wait()
 	}
+}
+
+// TestSummaryRowsRoundTrip stores what verdict.Summary produces and gives back its
+// Rows exactly, so that a report can Merge runs read back as if it had counted them.
+func TestSummaryRowsRoundTrip(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := verdict.NewSummary(0)
+		for i := range 200 {
+			r := &model.FlowRecord{
+				Time: at(1+i%3, i%24, i*1000), Target: "aws.prod", Protocol: model.ProtocolTCP,
+				Src: netip.AddrFrom4([4]byte{10, 10, 0, byte(i % 7)}), Dst: netip.AddrFrom4([4]byte{10, 20, 0, byte(i % 5)}),
+				SrcPort: uint16(40000 + i), DstPort: []uint16{443, 5432, 22}[i%3], Bytes: uint64(i * 100), Packets: uint64(i),
+			}
+			v := verdict.Verdict{Class: verdict.Classes[i%len(verdict.Classes)], Src: fmt.Sprintf("segment.s%d", i%4), Dst: "segment.db"}
+			if v.Class == verdict.Allowed {
+				v.Allow, v.Service = "web-to-db", "postgres"
+			}
+			s.Add(r, v)
+		}
+		want := s.Rows()
+		shuffled := slices.Clone(want)
+		slices.Reverse(shuffled)
+		d := open(t, dsn)
+		if err := d.SaveAuditRun(ctx, report.AuditRun{ID: "r", Target: "aws.prod", Until: at(4, 0, 0), Rows: shuffled}); err != nil {
+			t.Fatal(err)
+		}
+		runs, err := d.AuditRuns(ctx, time.Time{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) != 1 {
+			t.Fatalf("%d runs", len(runs))
+		}
+		sameExactly(t, "rows", runs[0].Rows, want)
+		merged := verdict.NewSummary(0)
+		merged.Merge(runs[0].Rows)
+		sameExactly(t, "rows merged back", merged.Rows(), want)
+	})
 }
