@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job of `make run`, until the engine (plan/apply against live targets) lands:
-# the policy tool chain on the example policy, each step printed with its command.
+# The main job of `make run`: the policy tool chain on the example policy, then (as root)
+# the engine on namespace hosts (plan, apply, drift, remediation), then the audit:
+# flows judged against the policy from the hosts' NFLOG spools and from an exported AWS
+# flow log, and the compliance report. Each step is printed with its command.
 set -uo pipefail
 bin=${1:-bin/microseg}
 ex=examples/three-tier
@@ -24,6 +26,18 @@ step "check: may app reach the database?" check -from segment.app -to segment.db
 step "check: may web reach the database directly?" check -from segment.web -to segment.db -port tcp/5432 "$ex"
 step "blast-radius: what can a compromised load balancer reach?" blast-radius segment.lb "$ex"
 step "diff-policy: what does the next version change?" diff-policy "$ex" "$ex-next"
+
+# The audit of exported logs needs no engine: an AWS VPC flow log as S3 holds it, with
+# its times moved to the last hour so that the report's window holds them.
+demo_state=${MICROSEG_STATE:-.microseg}
+mkdir -p "$demo_state"
+now=$(date +%s)
+awk -v now="$now" 'NR == 1 { print; next } { if ($11 ~ /^[0-9]+$/) { d = $12 - $11; $11 = now - 3600 + (NR * 60) % 3000; $12 = $11 + d } print }' \
+	examples/flowlogs/aws-three-tier.log >"$demo_state/aws-three-tier.log"
+step "audit: judge an exported AWS flow log against the policy (offline, no cloud access)" \
+	audit -flows "$demo_state/aws-three-tier.log" -format aws -target prod-use1 "$ex"
+step "discover: propose segments and allows from the same log (application dependency mapping)" \
+	discover -flows "$demo_state/aws-three-tier.log" -format aws -target prod-use1 "$ex"
 
 # The engine: the embedded Temporal server, an agent per on-prem host (the example's
 # dc1 hosts, as network namespaces on this machine), plan, apply, drift, remediation.
@@ -66,4 +80,13 @@ ip netns exec msrun-db-01 nft insert rule inet microseg input tcp dport 4444 acc
 step "engine: drift detected" drift -target dc1 -detailed-exitcode "$ex"
 step "engine: remediated (the plan removes the hand-added rule: approved with -auto-approve)" apply -target dc1 -auto-approve "$ex"
 step "engine: no drift left" drift -target dc1 -detailed-exitcode "$ex"
+
+printf '\n== audit: db-01 tries to reach the app tier on ssh and the monitoring host on 9100 (its policy allows neither)\n'
+ip netns exec msrun-db-01 sh -c 'ip link add d0 type veth peer name d1 && ip addr add 10.20.0.11/16 dev d0 && ip link set d0 up && ip link set d1 up && ip route add default dev d0'
+for port in 22 22 22 9100; do ip netns exec msrun-db-01 timeout 1 bash -c "exec 3<>/dev/tcp/10.30.0.5/$port" 2>/dev/null; done
+sleep 2
+step "audit: the Audit workflow reads every host's NFLOG spool (and the clouds' logs, when reachable)" audit -target dc1 "$ex"
+step "report: the compliance report, as Markdown (also html, json, csv)" report -format md "$ex"
+step "report: the same report as one self-contained HTML file" report -format html -o "$MICROSEG_STATE/report.html" "$ex"
+step "graph: the segment graph with the observed flows, for Graphviz" graph -format dot -o "$MICROSEG_STATE/graph.dot" "$ex"
 printf '\n== done: agents and server stopped, namespaces removed; state kept in %s\n' "$MICROSEG_STATE"

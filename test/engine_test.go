@@ -161,6 +161,12 @@ func TestEngineEndToEnd(t *testing.T) {
 	if code != 0 {
 		fail("plan after apply = %d:\n%s", code, out)
 	}
+	// The probe web -> db was dropped by web-01's rules and logged to NFLOG; its agent
+	// spooled it, and an audit finds it blocked, as intended.
+	waitFor(t, "the audit finds the dropped probe", 30*time.Second, func() bool {
+		out, code := e.run("audit", "-json", "-target", "lab", "-rescan", policy)
+		return code == 0 && auditCount(t, out, "nflog:web-01", "blocked") > 0
+	}, func() string { out, _ := e.run("audit", "-json", "-target", "lab", "-rescan", policy); return out })
 	// The same policy, planned again by the bundle hash the plan printed.
 	_, bundle, _ := strings.Cut(out, "Policy bundle: ")
 	bundle = strings.TrimSpace(bundle)
@@ -223,10 +229,11 @@ func TestEngineEndToEnd(t *testing.T) {
 		return l.Probe("web-01", "tcp", "10.99.0.12:8080") == nil
 	}, workerOut.String)
 	t.Logf("drift remediated by the 5 s reconcile loop %v after the hand change", time.Since(drifted).Round(time.Millisecond))
-	out, code = e.run("reconcile", "status", "-target", "lab", policy)
-	if code != 0 || !strings.Contains(out, "reconcile/lab/lab") || !strings.Contains(out, "remediated in") {
-		fail("reconcile status = %d:\n%s", code, out)
-	}
+	// The loop records the event once the remediating apply has verified the hosts.
+	waitFor(t, "reconcile status shows the remediated drift", 30*time.Second, func() bool {
+		out, code = e.run("reconcile", "status", "-target", "lab", policy)
+		return code == 0 && strings.Contains(out, "reconcile/lab/lab") && strings.Contains(out, "remediated in")
+	}, func() string { return out + "\nworker:\n" + workerOut.String() })
 
 	// Break-glass: audit mode within seconds, recorded; off restores enforcement. An
 	// apply waiting for approval must not hold it back: it is cancelled.
@@ -315,6 +322,36 @@ func TestEngineEndToEnd(t *testing.T) {
 		}
 		times = append(times, time.Since(began))
 	}
+	// The report reads the history the engine kept: the audit's flows, the reconcile
+	// loop's drift event with its remediation, and the applies' policy updates.
+	out, code = e.run("report", "-format", "json", "-since", "1d", policy)
+	var rep struct {
+		Header struct {
+			Totals map[string]uint64 `json:"totals"`
+		} `json:"header"`
+		Drift struct {
+			Events []struct {
+				Target string `json:"target"`
+				Open   bool   `json:"open"`
+			} `json:"events"`
+		} `json:"drift"`
+		PolicyUpdates struct {
+			Complete int `json:"complete"`
+		} `json:"policy_updates"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil {
+		fail("report = %d, %v:\n%s", code, err, out)
+	}
+	closed := 0
+	for _, ev := range rep.Drift.Events {
+		if ev.Target == "lab" && !ev.Open {
+			closed++
+		}
+	}
+	if rep.Header.Totals["blocked"] == 0 || closed == 0 || rep.PolicyUpdates.Complete == 0 {
+		fail("report: blocked %d, remediated drift events %d, complete policy updates %d; want each > 0:\n%s",
+			rep.Header.Totals["blocked"], closed, rep.PolicyUpdates.Complete, out)
+	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	t.Logf("microseg apply to enforced (a process start, plan, apply, confirm, verify on 3 hosts), 10 runs: median %v, min %v, max %v",
 		((times[4] + times[5]) / 2).Round(time.Millisecond), times[0].Round(time.Millisecond), times[9].Round(time.Millisecond))
@@ -348,4 +385,24 @@ func recordHistories(t *testing.T, temporal, port string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// auditCount reads the flows of a class that `microseg audit -json` found in a source.
+func auditCount(t *testing.T, out, source, class string) uint64 {
+	t.Helper()
+	var res struct {
+		Runs []struct {
+			Source  string
+			Classes map[string]uint64
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		return 0
+	}
+	for _, r := range res.Runs {
+		if r.Source == source {
+			return r.Classes[class]
+		}
+	}
+	return 0
 }

@@ -23,6 +23,9 @@ type HostActivities struct {
 	Store        Store
 	// FlowDir is the host's flow spool (onprem.FlowSpool), which audits read.
 	FlowDir string
+	// LogGroup, when set, is told the NFLOG group of each policy the host is asked
+	// about, so that the agent's flow spool listens where the rules log.
+	LogGroup func(group uint16)
 
 	mu      sync.Mutex
 	pending *onprem.Pending // the last commit-confirmed change, until confirmed
@@ -39,6 +42,9 @@ func (h *HostActivities) desired(ctx context.Context, job HostJob) (*onprem.Rule
 	var hp onprem.HostPolicy
 	if err := getJSON(ctx, h.Store, KindHostPolicy, job.PolicyHash, &hp); err != nil {
 		return nil, err
+	}
+	if h.LogGroup != nil && hp.LogGroup != 0 {
+		h.LogGroup(hp.LogGroup)
 	}
 	if job.Audit && len(hp.Segments) > 0 {
 		hp.Mode = model.ModeAudit

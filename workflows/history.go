@@ -65,6 +65,9 @@ func driftSummary(e DriftEvent) string {
 // was verified everywhere, when it ended.
 func recordUpdate(ctx workflow.Context, plan Plan, jobs []HostJob, enforced time.Time) {
 	var a *Activities
+	if plan.PolicyHash == "" {
+		return // a remediation replays the policy in force; it is not an update
+	}
 	seen := map[string]bool{}
 	for _, j := range jobs {
 		if seen[j.Target] {
