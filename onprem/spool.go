@@ -2,6 +2,7 @@ package onprem
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -262,6 +263,15 @@ func (s *SpoolFlows) FlowsAfter(ctx context.Context, since time.Time, after stri
 // without its newline is one the agent is writing: it is left for the next read.
 func DecodeSpool(ctx context.Context, r io.Reader, target string, since time.Time, stats *providers.FlowStats, fn func(model.FlowRecord) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
+	// Spool files copied off a host are often compressed.
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("flow spool: %w", err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 64<<10)
+	}
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()

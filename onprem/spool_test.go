@@ -2,6 +2,7 @@ package onprem
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"net/netip"
@@ -97,6 +98,14 @@ func TestFlowSpoolDamage(t *testing.T) {
 	}
 	if n != 2 || stats.Records != 2 || stats.Malformed != 2 {
 		t.Errorf("read %d, stats %+v; want 2 records and 2 malformed", n, stats)
+	}
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(good + good))
+	zw.Close()
+	var zstats providers.FlowStats
+	if err := DecodeSpool(context.Background(), &zipped, "t", time.Time{}, &zstats, func(model.FlowRecord) error { return nil }); err != nil || zstats.Records != 2 {
+		t.Errorf("gzipped spool: %+v, %v", zstats, err)
 	}
 	stop := fmt.Errorf("enough")
 	if _, err := (&SpoolFlows{Dir: dir}).Flows(context.Background(), time.Time{}, func(model.FlowRecord) error { return stop }); err != stop {
