@@ -50,6 +50,7 @@ var commands = map[string]command{
 	"audit":        {"judge observed flows against the policy (targets' flow logs, or exported files)", runAudit},
 	"report":       {"write the compliance report (html, json, csv, md) from the results history", runReport},
 	"graph":        {"draw the segment graph with observed flows (svg, dot)", runGraph},
+	"discover":     {"propose segments and allows, as HCL, from observed flows", runDiscover},
 	"version":      {"print the version", runVersion},
 }
 

@@ -16,10 +16,11 @@ import (
 
 // buildReport loads the policy and the results history of the window and builds
 // the report.
-func buildReport(dir, since, target string, stderr io.Writer) (*report.Report, bool) {
+func buildReport(name, dir, since, target string, stderr io.Writer) (*report.Report, bool) {
+	prefix := "microseg " + name + ":"
 	lookback, err := parseSince(since)
 	if err != nil {
-		fmt.Fprintln(stderr, "microseg:", err)
+		fmt.Fprintln(stderr, prefix, err)
 		return nil, false
 	}
 	p := loadPolicy(dir, stderr)
@@ -28,14 +29,14 @@ func buildReport(dir, since, target string, stderr io.Writer) (*report.Report, b
 	}
 	if target != "" {
 		if _, ok := p.Targets[target]; !ok {
-			fmt.Fprintf(stderr, "microseg: no target %q in the policy%s\n", target, didYouMean(target, model.SortedKeys(p.Targets)))
+			fmt.Fprintf(stderr, "%s no target %q in the policy%s\n", prefix, target, didYouMean(target, model.SortedKeys(p.Targets)))
 			return nil, false
 		}
 	}
 	ctx := context.Background()
 	db, err := results.Open(ctx, resultsDSN())
 	if err != nil {
-		fmt.Fprintln(stderr, "microseg:", err)
+		fmt.Fprintln(stderr, prefix, err)
 		return nil, false
 	}
 	defer db.Close()
@@ -48,7 +49,7 @@ func buildReport(dir, since, target string, stderr io.Writer) (*report.Report, b
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "microseg:", err)
+		fmt.Fprintln(stderr, prefix, err)
 		return nil, false
 	}
 	return report.Build(p, in), true
@@ -119,7 +120,7 @@ flags:`)
 		fmt.Fprintf(stderr, "microseg report: -format %q: want html, json, csv or md\n", *format)
 		return exitError
 	}
-	r, ok := buildReport(dir, *since, *target, stderr)
+	r, ok := buildReport("report", dir, *since, *target, stderr)
 	if !ok {
 		return exitError
 	}
@@ -176,7 +177,7 @@ flags:`)
 		fmt.Fprintf(stderr, "microseg graph: -format %q: want svg or dot\n", *format)
 		return exitError
 	}
-	r, ok := buildReport(dir, *since, *target, stderr)
+	r, ok := buildReport("graph", dir, *since, *target, stderr)
 	if !ok {
 		return exitError
 	}
