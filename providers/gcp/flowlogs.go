@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,8 +34,9 @@ import (
 // A sink to Cloud Storage writes one entry a line
 // (https://cloud.google.com/logging/docs/export/storage); `gcloud logging read
 // --format=json` prints one JSON array of entries. Both are read here entry by entry,
-// and an entry is decoded into a small struct of the fields a FlowRecord needs, so
-// that memory stays the same however large the file.
+// and an entry is scanned for the few fields a FlowRecord needs (flowlogs_scan.go),
+// so that memory stays the same however large the file and an entry costs no
+// allocation.
 
 // FlowStats is the providers' count of what a flow source read.
 type FlowStats = providers.FlowStats
@@ -106,6 +106,9 @@ func decodeWith(ctx context.Context, kind logKind, r io.Reader, target string, s
 	if cap(d.elem) > 64<<10 {
 		d.elem = nil
 	}
+	if cap(d.scan.buf) > 64<<10 || cap(d.scan.stack) > 64<<10 {
+		d.scan = entryScanner{}
+	}
 	readers.Put(d)
 	return err
 }
@@ -141,8 +144,7 @@ type entryReader struct {
 	in        *bufio.Reader // the decompressed text
 	src       errReader     // r, remembering its own read errors
 	elem      []byte        // a long line or an array element being collected, up to maxEntry
-	vpc       vpcFlowEntry
-	fw        firewallEntry
+	scan      entryScanner
 	reporters map[string]string // interned Reporter strings
 	key       []byte
 	entries   int
@@ -438,74 +440,23 @@ func (d *entryReader) entry(ctx context.Context, b []byte) error {
 	return nil
 }
 
-// The parts of a LogEntry the readers decode; encoding/json skips the rest.
-type (
-	ipConnection struct {
-		SrcIP    string       `json:"src_ip"`
-		DestIP   string       `json:"dest_ip"`
-		SrcPort  jsonUint     `json:"src_port"`
-		DestPort jsonUint     `json:"dest_port"`
-		Protocol jsonProtocol `json:"protocol"`
-	}
-	instanceDetails struct {
-		VMName string `json:"vm_name"`
-	}
-	gatewayDetails struct {
-		Name string `json:"name"`
-	}
-	vpcFlowPayload struct {
-		Connection   ipConnection    `json:"connection"`
-		Reporter     string          `json:"reporter"`
-		BytesSent    jsonUint        `json:"bytes_sent"`
-		PacketsSent  jsonUint        `json:"packets_sent"`
-		StartTime    string          `json:"start_time"`
-		EndTime      string          `json:"end_time"`
-		SrcInstance  instanceDetails `json:"src_instance"`
-		DestInstance instanceDetails `json:"dest_instance"`
-		SrcGateway   gatewayDetails  `json:"src_gateway"`
-		DestGateway  gatewayDetails  `json:"dest_gateway"`
-	}
-	vpcFlowEntry struct {
-		LogName   string         `json:"logName"`
-		Timestamp string         `json:"timestamp"`
-		Payload   vpcFlowPayload `json:"jsonPayload"`
-	}
-	ruleDetails struct {
-		Reference string `json:"reference"`
-		Action    string `json:"action"`
-	}
-	firewallPayload struct {
-		Connection  ipConnection    `json:"connection"`
-		Disposition string          `json:"disposition"`
-		RuleDetails ruleDetails     `json:"rule_details"`
-		Instance    instanceDetails `json:"instance"`
-	}
-	firewallEntry struct {
-		LogName   string          `json:"logName"`
-		Timestamp string          `json:"timestamp"`
-		Payload   firewallPayload `json:"jsonPayload"`
-	}
-)
-
 // vpcFlowRecord decodes one VPC Flow Logs entry.
 func (d *entryReader) vpcFlowRecord(b []byte) (model.FlowRecord, error) {
-	d.vpc = vpcFlowEntry{}
-	e := &d.vpc
-	if err := json.Unmarshal(b, e); err != nil {
-		return model.FlowRecord{}, fmt.Errorf("%w: %v", errMalformed, err)
+	if err := d.scan.scan(b, kindVPCFlows); err != nil {
+		return model.FlowRecord{}, err
 	}
-	if !isLog(e.LogName, kindVPCFlows) {
+	f := &d.scan.f
+	if !isLog(bstr(f.str[fieldLogName]), kindVPCFlows) {
 		return model.FlowRecord{}, errNoData
 	}
-	p := &e.Payload
-	rec, err := connectionRecord(&p.Connection)
+	rec, err := connectionRecord(f)
 	if err != nil {
 		return model.FlowRecord{}, err
 	}
-	rec.Bytes, rec.Packets = p.BytesSent.v, p.PacketsSent.v
-	for _, s := range [...]string{p.StartTime, p.EndTime, e.Timestamp} {
-		if s != "" {
-			if rec.Time, err = parseTime(s); err != nil {
+	rec.Bytes, rec.Packets = f.num[fieldBytesSent], f.num[fieldPacketsSent]
+	for _, s := range [...][]byte{f.str[fieldStartTime], f.str[fieldEndTime], f.str[fieldTimestamp]} {
+		if len(s) != 0 {
+			if rec.Time, err = parseTime(bstr(s)); err != nil {
 				return model.FlowRecord{}, err
 			}
 			break
@@ -513,46 +464,41 @@ func (d *entryReader) vpcFlowRecord(b []byte) (model.FlowRecord, error) {
 	}
 	rec.Action = model.FlowAccept
 
-	var name string
-	switch side := p.Reporter; {
-	case strings.HasPrefix(side, "SRC"):
-		name = firstOf(p.SrcInstance.VMName, p.SrcGateway.Name)
-	case strings.HasPrefix(side, "DEST"):
-		name = firstOf(p.DestInstance.VMName, p.DestGateway.Name)
+	var name []byte
+	switch side := f.str[fieldReporter]; {
+	case bytes.HasPrefix(side, []byte("SRC")):
+		name = firstOf(f.str[fieldSrcVM], f.str[fieldSrcGW])
+	case bytes.HasPrefix(side, []byte("DEST")):
+		name = firstOf(f.str[fieldDestVM], f.str[fieldDestGW])
 	}
 	d.key = d.key[:0]
-	if name != "" {
+	if len(name) != 0 {
 		d.key = append(append(d.key, name...), ':')
 	}
-	d.key = append(d.key, p.Reporter...)
+	d.key = append(d.key, f.str[fieldReporter]...)
 	rec.Reporter = d.intern(d.key)
 	return rec, nil
 }
 
 // firewallRecord decodes one Firewall Rules Logging entry.
 func (d *entryReader) firewallRecord(b []byte) (model.FlowRecord, error) {
-	d.fw = firewallEntry{}
-	e := &d.fw
-	if err := json.Unmarshal(b, e); err != nil {
-		return model.FlowRecord{}, fmt.Errorf("%w: %v", errMalformed, err)
+	if err := d.scan.scan(b, kindFirewall); err != nil {
+		return model.FlowRecord{}, err
 	}
-	if !isLog(e.LogName, kindFirewall) {
+	f := &d.scan.f
+	if !isLog(bstr(f.str[fieldLogName]), kindFirewall) {
 		return model.FlowRecord{}, errNoData
 	}
-	p := &e.Payload
-	rec, err := connectionRecord(&p.Connection)
+	rec, err := connectionRecord(f)
 	if err != nil {
 		return model.FlowRecord{}, err
 	}
-	if e.Timestamp != "" {
-		if rec.Time, err = parseTime(e.Timestamp); err != nil {
+	if ts := f.str[fieldTimestamp]; len(ts) != 0 {
+		if rec.Time, err = parseTime(bstr(ts)); err != nil {
 			return model.FlowRecord{}, err
 		}
 	}
-	verdict := p.Disposition
-	if verdict == "" {
-		verdict = p.RuleDetails.Action
-	}
+	verdict := bstr(firstOf(f.str[fieldDisposition], f.str[fieldAction]))
 	switch strings.ToUpper(verdict) {
 	case "ALLOWED", "ALLOW", "INTERCEPTED":
 		rec.Action = model.FlowAccept
@@ -561,29 +507,30 @@ func (d *entryReader) firewallRecord(b []byte) (model.FlowRecord, error) {
 	default:
 		return model.FlowRecord{}, fmt.Errorf("%w: disposition %q is not ALLOWED, DENIED or INTERCEPTED", errMalformed, cut(verdict, 64))
 	}
-	d.key = append(d.key[:0], firstOf(p.RuleDetails.Reference, p.Instance.VMName)...)
+	d.key = append(d.key[:0], firstOf(f.str[fieldReference], f.str[fieldInstanceVM])...)
 	rec.Reporter = d.intern(d.key)
 	return rec, nil
 }
 
 // connectionRecord reads the 5-tuple; an entry without addresses is not a flow.
-func connectionRecord(c *ipConnection) (model.FlowRecord, error) {
+func connectionRecord(f *entryFields) (model.FlowRecord, error) {
 	var rec model.FlowRecord
-	if c.SrcIP == "" || c.DestIP == "" {
+	if len(f.str[fieldSrcIP]) == 0 || len(f.str[fieldDestIP]) == 0 {
 		return rec, errNoData
 	}
 	var err error
-	if rec.Src, err = parseAddr(c.SrcIP); err != nil {
+	if rec.Src, err = parseAddr(bstr(f.str[fieldSrcIP])); err != nil {
 		return rec, err
 	}
-	if rec.Dst, err = parseAddr(c.DestIP); err != nil {
+	if rec.Dst, err = parseAddr(bstr(f.str[fieldDestIP])); err != nil {
 		return rec, err
 	}
-	if c.SrcPort.v > 65535 || c.DestPort.v > 65535 {
-		return rec, fmt.Errorf("%w: port %d is out of range", errMalformed, max(c.SrcPort.v, c.DestPort.v))
+	sport, dport := f.num[fieldSrcPort], f.num[fieldDestPort]
+	if sport > 65535 || dport > 65535 {
+		return rec, fmt.Errorf("%w: port %d is out of range", errMalformed, max(sport, dport))
 	}
-	rec.SrcPort, rec.DstPort = uint16(c.SrcPort.v), uint16(c.DestPort.v)
-	rec.Protocol = model.Protocol(c.Protocol)
+	rec.SrcPort, rec.DstPort = uint16(sport), uint16(dport)
+	rec.Protocol = model.Protocol(f.protocol)
 	return rec, nil
 }
 
@@ -616,12 +563,30 @@ func isLog(logName string, kind logKind) bool {
 	if !ok {
 		return false
 	}
-	id = strings.ReplaceAll(id, "%2F", "/")
-	id = strings.ReplaceAll(id, "%2f", "/")
 	if kind == kindFirewall {
-		return id == "compute.googleapis.com/firewall"
+		return logIDIs(id, "compute.googleapis.com/firewall")
 	}
-	return id == "compute.googleapis.com/vpc_flows" || id == "networkmanagement.googleapis.com/vpc_flows"
+	return logIDIs(id, "compute.googleapis.com/vpc_flows") || logIDIs(id, "networkmanagement.googleapis.com/vpc_flows")
+}
+
+// logIDIs reports whether id, with "%2F" and "%2f" read as "/", is want; it is
+// id's URL decoding compared without building it, which would cost an allocation
+// an entry.
+func logIDIs(id, want string) bool {
+	for want != "" {
+		if len(id) >= 3 && id[0] == '%' && id[1] == '2' && (id[2] == 'F' || id[2] == 'f') {
+			if want[0] != '/' {
+				return false
+			}
+			id, want = id[3:], want[1:]
+			continue
+		}
+		if id == "" || id[0] != want[0] {
+			return false
+		}
+		id, want = id[1:], want[1:]
+	}
+	return id == ""
 }
 
 // intern returns key as a string that outlives the reader's buffers, the same
@@ -641,8 +606,8 @@ func (d *entryReader) intern(key []byte) string {
 	return v
 }
 
-func firstOf(a, b string) string {
-	if a != "" {
+func firstOf(a, b []byte) []byte {
+	if len(a) != 0 {
 		return a
 	}
 	return b
@@ -656,19 +621,9 @@ func cut(s string, n int) string {
 	return s
 }
 
-// jsonUint is an unsigned integer written as a JSON number or, as the LogEntry JSON
-// writes int64 values, a string of one; null is 0.
-type jsonUint struct{ v uint64 }
-
-func (n *jsonUint) UnmarshalJSON(b []byte) error {
-	v, ok := parseJSONUint(b)
-	if !ok {
-		return fmt.Errorf("%s is not an unsigned integer", cut(string(b), 64))
-	}
-	n.v = v
-	return nil
-}
-
+// parseJSONUint reads an unsigned integer written as a JSON number or, as the
+// LogEntry JSON writes int64 values, a string of one (its raw text, quotes
+// included); null is 0.
 func parseJSONUint(b []byte) (uint64, bool) {
 	if string(b) == "null" {
 		return 0, true
@@ -693,29 +648,46 @@ func parseJSONUint(b []byte) (uint64, bool) {
 	return v, true
 }
 
-// jsonProtocol is an IP protocol: its IANA number (a JSON number or a string of
-// one, as the documentation defines it) or, as some exports write it, its name.
-type jsonProtocol uint8
-
+// protocolByName are the IP protocols by the names some exports write instead of
+// their IANA number.
 var protocolByName = map[string]model.Protocol{
 	"icmp": model.ProtocolICMP, "tcp": model.ProtocolTCP, "udp": model.ProtocolUDP,
 	"icmpv6": model.ProtocolICMPv6, "ipv6-icmp": model.ProtocolICMPv6, "sctp": model.ProtocolSCTP,
 	"gre": 47, "esp": 50, "ah": 51, "ipip": 4,
 }
 
-func (p *jsonProtocol) UnmarshalJSON(b []byte) error {
+// parseProtocol reads an IP protocol from a value's raw text: its IANA number (a
+// JSON number or a string of one, as the documentation defines it) or, as some
+// exports write it, its name in any case.
+func parseProtocol(b []byte) (uint8, bool) {
 	if v, ok := parseJSONUint(b); ok {
-		if v > 255 {
-			return fmt.Errorf("protocol %d is out of range", v)
-		}
-		*p = jsonProtocol(v)
-		return nil
+		return uint8(v), v <= 255
 	}
-	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
-		if v, ok := protocolByName[strings.ToLower(string(b[1:len(b)-1]))]; ok {
-			*p = jsonProtocol(v)
-			return nil
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return 0, false
+	}
+	name := b[1 : len(b)-1]
+	var lower [16]byte
+	if len(name) > len(lower) || !isASCII(name) {
+		// strings.ToLower maps a few runes beyond ASCII to ASCII letters.
+		p, ok := protocolByName[strings.ToLower(string(name))]
+		return uint8(p), ok
+	}
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	p, ok := protocolByName[string(lower[:len(name)])]
+	return uint8(p), ok
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
 		}
 	}
-	return fmt.Errorf("protocol %s is not an IP protocol", cut(string(b), 64))
+	return true
 }
