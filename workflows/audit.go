@@ -83,6 +83,27 @@ type AuditRequest struct {
 	// inside the lookback), so that audits run one after another never count a
 	// flow twice.
 	Resume bool
+	// Settle, when set, is how long before now a cloud source's window ends, for
+	// every cloud; nil uses each cloud's delivery delay (DeliveryDelay). Flows
+	// logged later are the next audit's.
+	Settle *time.Duration
+}
+
+// DeliveryDelay is how late a cloud's flow logs arrive in the worst usual case, so
+// that an audit window ending that long before now has all its flows: AWS delivers
+// to S3 and CloudWatch Logs within about 10 minutes, Azure appends to the hour's
+// blob up to about 15 minutes late, and a Cloud Logging sink writes an hour's object
+// to Cloud Storage after the hour ends. Hosts' spools are written as packets arrive.
+func DeliveryDelay(kind model.TargetKind) time.Duration {
+	switch kind {
+	case model.KindAWS:
+		return 15 * time.Minute
+	case model.KindAzure:
+		return 20 * time.Minute
+	case model.KindGCP:
+		return 75 * time.Minute
+	}
+	return 0
 }
 
 // AuditJob is one source of one target to audit: a cloud target's flow logs (Host
@@ -236,7 +257,8 @@ func (w *byteWriter) Write(p []byte) (int, error) { *w.b = append(*w.b, p...); r
 
 // PlanAudit lists the audit's jobs: every host of a hosts target (its agent's
 // spool), and every cloud target with a flow_logs block. Each job's window ends at
-// now and starts lookback before, or where the source's last stored audit ended.
+// now (a cloud's: its delivery delay before now, so that late logs are not missed)
+// and starts lookback before, or where the source's last stored audit ended.
 func (a *Activities) PlanAudit(ctx context.Context, req AuditRequest, now time.Time) (AuditPlan, error) {
 	sources, hash, err := a.readPolicy(ctx, PlanRequest{Dir: req.Dir, Bundle: req.Bundle})
 	if err != nil {
@@ -256,7 +278,7 @@ func (a *Activities) PlanAudit(ctx context.Context, req AuditRequest, now time.T
 	if req.Lookback > 0 {
 		since = now.Add(-req.Lookback)
 	}
-	window := func(target, source string) (time.Time, error) {
+	window := func(target, source string, until time.Time) (time.Time, error) {
 		if !req.Resume || a.Results == nil {
 			return since, nil
 		}
@@ -264,7 +286,11 @@ func (a *Activities) PlanAudit(ctx context.Context, req AuditRequest, now time.T
 		if err != nil {
 			return time.Time{}, fmt.Errorf("results history: %w", err)
 		}
-		if ok && last.After(since) && last.Before(now) {
+		if ok && last.After(since) {
+			// Never past the end: an empty window reads nothing.
+			if last.After(until) {
+				return until, nil
+			}
 			return last, nil
 		}
 		return since, nil
@@ -277,7 +303,7 @@ func (a *Activities) PlanAudit(ctx context.Context, req AuditRequest, now time.T
 		if t.Kind == model.KindHosts {
 			for _, host := range model.SortedKeys(t.Hosts.Hosts) {
 				src := HostFlowSource(host)
-				s, err := window(name, src)
+				s, err := window(name, src, now)
 				if err != nil {
 					return AuditPlan{}, err
 				}
@@ -294,11 +320,15 @@ func (a *Activities) PlanAudit(ctx context.Context, req AuditRequest, now time.T
 			plan.Skipped = append(plan.Skipped, name+": this worker reads no cloud flow logs")
 			continue
 		}
-		s, err := window(name, src)
+		until := now.Add(-DeliveryDelay(t.Kind))
+		if req.Settle != nil {
+			until = now.Add(-*req.Settle)
+		}
+		s, err := window(name, src, until)
 		if err != nil {
 			return AuditPlan{}, err
 		}
-		plan.Jobs = append(plan.Jobs, AuditJob{Target: name, Source: src, PolicyHash: hash, Since: s, Until: now})
+		plan.Jobs = append(plan.Jobs, AuditJob{Target: name, Source: src, PolicyHash: hash, Since: s, Until: until})
 	}
 	sort.Strings(plan.Skipped)
 	return plan, nil

@@ -147,8 +147,9 @@ func TestAuditWorkflow(t *testing.T) {
 		t.Fatalf("parts %+v", res.Parts)
 	}
 	want := map[string]map[string]uint64{
-		// The 2-hour-old record is outside the hour.
-		"prod": {"allowed": 2, "blocked": 1, "violation": 2},
+		// The 2-hour-old record is outside the hour; the 10-minute-old one is within
+		// AWS's delivery delay, left for the next audit.
+		"prod": {"allowed": 2, "blocked": 1, "violation": 1},
 		"dc":   {"blocked": 1},
 	}
 	for _, p := range res.Parts {
@@ -167,7 +168,7 @@ func TestAuditWorkflow(t *testing.T) {
 	}
 	for _, r := range runs {
 		if r.Target == "prod" {
-			if r.Source != "s3://logs/AWSLogs/" || r.Records != 5 {
+			if r.Source != "s3://logs/AWSLogs/" || r.Records != 4 || !r.Until.Equal(f.now.Add(-DeliveryDelay(model.KindAWS))) {
 				t.Errorf("prod run %+v", r)
 			}
 			var violation verdict.Row
@@ -191,6 +192,22 @@ func TestAuditWorkflow(t *testing.T) {
 	for _, p := range res.Parts {
 		if p.Stats.Records != 0 {
 			t.Errorf("second audit of %s read %d flows again", p.Job.Target, p.Stats.Records)
+		}
+	}
+	// Once the delivery delay has passed, the held-back flow is counted, once.
+	f.now = f.now.Add(20 * time.Minute)
+	res = f.run(t, AuditRequest{Dir: f.dir, Lookback: time.Hour, Resume: true})
+	for _, p := range res.Parts {
+		if p.Job.Target == "prod" && (p.Stats.Records != 1 || p.Totals["violation"] != 1) {
+			t.Errorf("third audit of prod: %d records, totals %v; want the one held back, a violation", p.Stats.Records, p.Totals)
+		}
+	}
+	// Settle 0 ends the window now.
+	zero := time.Duration(0)
+	res = f.run(t, AuditRequest{Dir: f.dir, Lookback: 2 * time.Hour, Settle: &zero})
+	for _, p := range res.Parts {
+		if p.Job.Target == "prod" && (p.Stats.Records != 5 || !p.Job.Until.Equal(f.now)) {
+			t.Errorf("settle 0: prod read %d records until %v; want 5 until now", p.Stats.Records, p.Job.Until)
 		}
 	}
 	// -rescan reads the window again.

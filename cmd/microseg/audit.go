@@ -94,6 +94,7 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 	target := fs.String("target", "", "audit only this target (with -flows: the target the records are filed under)")
 	flows := fs.String("flows", "", "audit exported flow-log files (a file or a directory) instead of the targets' configured logs")
 	format := fs.String("format", "", "the format of -flows: "+formatNames())
+	settle := fs.String("settle", "", "end cloud sources' windows this long before now (default: each cloud's delivery delay: aws 15m, azure 20m, gcp 75m)")
 	rescan := fs.Bool("rescan", false, "read the whole -since window again, even what earlier audits read")
 	noStore := fs.Bool("no-store", false, "print the results without keeping them in the results history")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
@@ -156,7 +157,16 @@ flags:`)
 			fmt.Fprintln(stderr, "microseg audit: -format applies to -flows only")
 			return exitError
 		}
-		res, err := auditWorkflow(dir, *target, lookback, !*rescan, stderr)
+		req := workflows.AuditRequest{Target: *target, Lookback: lookback, Resume: !*rescan}
+		if *settle != "" {
+			d, err := parseSince(*settle)
+			if err != nil {
+				fmt.Fprintln(stderr, "microseg audit: -settle:", err)
+				return exitError
+			}
+			req.Settle = &d
+		}
+		res, err := auditWorkflow(dir, req, stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, "microseg audit:", err)
 			return exitError
@@ -245,11 +255,12 @@ func saveRuns(runs []report.AuditRun) error {
 }
 
 // auditWorkflow runs the Audit workflow and waits for it.
-func auditWorkflow(dir, target string, lookback time.Duration, resume bool, stderr io.Writer) (workflows.AuditResult, error) {
+func auditWorkflow(dir string, req workflows.AuditRequest, stderr io.Writer) (workflows.AuditResult, error) {
 	abs, err := absDir(dir)
 	if err != nil {
 		return workflows.AuditResult{}, err
 	}
+	req.Dir = abs
 	c, err := connect(stderr)
 	if err != nil {
 		return workflows.AuditResult{}, err
@@ -258,10 +269,10 @@ func auditWorkflow(dir, target string, lookback time.Duration, resume bool, stde
 	var res workflows.AuditResult
 	err = withWorker(c, func() error {
 		run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-			ID:                                       workflows.AuditWorkflowID(target),
+			ID:                                       workflows.AuditWorkflowID(req.Target),
 			TaskQueue:                                workflows.TaskQueue,
 			WorkflowExecutionErrorWhenAlreadyStarted: true,
-		}, workflows.AuditWorkflow, workflows.AuditRequest{Dir: abs, Target: target, Lookback: lookback, Resume: resume})
+		}, workflows.AuditWorkflow, req)
 		if err != nil {
 			return err
 		}

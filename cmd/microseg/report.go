@@ -40,7 +40,8 @@ func buildReport(name, dir, since, target string, stderr io.Writer) (*report.Rep
 		return nil, false
 	}
 	defer db.Close()
-	now := time.Now().UTC().Truncate(time.Second)
+	// Whole seconds, rounded up: an audit that ended this second is in.
+	now := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 	from := now.Add(-lookback)
 	in := report.Inputs{PolicyName: policyName(dir), Now: now, Since: from}
 	if in.Runs, err = db.AuditRuns(ctx, from, target); err == nil {
