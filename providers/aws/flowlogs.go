@@ -3,16 +3,18 @@ package aws
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unsafe"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/providers"
@@ -116,9 +118,10 @@ var roleOf = map[string]fieldRole{
 // FlowLogParser reads the text records of one flow log format. It holds no state
 // between records: one parser may be used by several goroutines.
 type FlowLogParser struct {
-	fields []string
-	roles  []fieldRole
-	pos    [numRoles]int // index of the field of each role, -1 when absent
+	isDefault bool // fields are DefaultFields, in that order: parseDefault reads most records
+	fields    []string
+	roles     []fieldRole
+	pos       [numRoles]int // index of the field of each role, -1 when absent
 }
 
 // NewFlowLogParser returns the parser of records whose fields are, in order, fields:
@@ -153,6 +156,7 @@ func NewFlowLogParser(fields []string) (*FlowLogParser, error) {
 			p.pos[r] = i
 		}
 	}
+	p.isDefault = slices.Equal(p.fields, DefaultFields)
 	if p.pos[roleSrcAddr] < 0 && p.pos[rolePktSrcAddr] < 0 {
 		return nil, fmt.Errorf("aws flow log format %q: no srcaddr or pkt-srcaddr field", cut(strings.Join(p.fields, " "), 200))
 	}
@@ -198,6 +202,394 @@ func (p *FlowLogParser) Fields() []string { return append([]string(nil), p.field
 // address ErrNoData, and every other record that does not parse an error wrapping
 // ErrMalformed.
 func (p *FlowLogParser) Parse(line string) (model.FlowRecord, error) {
+	var rec model.FlowRecord
+	rep, res := p.parse(unsafe.Slice(unsafe.StringData(line), len(line)), &rec)
+	switch res {
+	case parsedFlow:
+		rec.Reporter = line[rep.start:rep.end]
+		return rec, nil
+	case parsedNoData:
+		return model.FlowRecord{}, ErrNoData
+	case parsedSkipData:
+		return model.FlowRecord{}, ErrSkipData
+	}
+	return p.parseSlow(line)
+}
+
+// parseResult is what the fast path made of a record.
+type parseResult uint8
+
+const (
+	parsedFlow parseResult = iota
+	parsedNoData
+	parsedSkipData
+	// parseUnsure is a record the fast path does not read: a malformed one, or a
+	// rare spelling (a lower-case action, a 20-digit counter, an IPv6 address with
+	// a zone, a bad address in a field the record does not use). parseSlow decides,
+	// and says why, so that the two paths cannot disagree.
+	parseUnsure
+)
+
+// span is a field's place in a line.
+type span struct{ start, end int }
+
+// isSpaceByte is isSpace as a table: one load per byte when scanning fields.
+var isSpaceByte = [256]bool{' ': true, '\t': true, '\r': true, '\n': true}
+
+// parse is Parse's fast path, on the line's bytes in place: it splits and reads the
+// fields in one scan, reads IPv4 addresses and numbers by hand, and neither
+// allocates nor builds an error. rec is overwritten when the result is parsedFlow,
+// and rep is then the span of its Reporter in line (empty when it has none). Its
+// results are parseSlow's for every line it does not answer parseUnsure; the fuzz
+// test FuzzDecodeFlowLog compares the two.
+func (p *FlowLogParser) parse(line []byte, rec *model.FlowRecord) (rep span, res parseResult) {
+	if p.isDefault {
+		if rep, ok := parseDefault(line, rec); ok {
+			return rep, parsedFlow
+		}
+	}
+	return p.parseAny(line, rec)
+}
+
+// parseDefault reads the usual record of the default format, which is most of
+// them: fields in DefaultFields' order, an interface, IPv4 or IPv6 addresses,
+// numbers, ACCEPT or REJECT, OK. Straight-line code, with no dispatch on each
+// field's role. Anything else (NODATA, "-", a malformed record) is not ok: parseAny
+// reads it.
+func parseDefault(line []byte, rec *model.FlowRecord) (rep span, ok bool) {
+	var (
+		i, j, k                int
+		src, dst               netip.Addr
+		sport, dport, proto    uint64
+		packets, nbytes, start uint64
+		end                    uint64
+	)
+	// Every field must be there and not empty, so that all of them read means
+	// exactly the format's 14 fields.
+	_, i = fieldAt(line, 0)               // version
+	_, i = fieldAt(line, i)               // account-id
+	if j, k = fieldAt(line, i); k-j < 2 { // interface-id, not "-"
+		return span{}, false
+	}
+	rep = span{j, k}
+	if src, i, ok = addrAt(line, k); !ok {
+		return span{}, false
+	}
+	if dst, i, ok = addrAt(line, i); !ok {
+		return span{}, false
+	}
+	if sport, i, ok = uintAt(line, i); !ok || sport > 0xffff {
+		return span{}, false
+	}
+	if dport, i, ok = uintAt(line, i); !ok || dport > 0xffff {
+		return span{}, false
+	}
+	if proto, i, ok = uintAt(line, i); !ok || proto > 0xff {
+		return span{}, false
+	}
+	if packets, i, ok = uintAt(line, i); !ok {
+		return span{}, false
+	}
+	if nbytes, i, ok = uintAt(line, i); !ok {
+		return span{}, false
+	}
+	if start, i, ok = uintAt(line, i); !ok || start > 1<<63-1 {
+		return span{}, false
+	}
+	if end, i, ok = uintAt(line, i); !ok || end > 1<<63-1 {
+		return span{}, false
+	}
+	action := model.FlowAccept
+	j, i = fieldAt(line, i)
+	switch string(line[j:i]) {
+	case "ACCEPT":
+	case "REJECT":
+		action = model.FlowDrop
+	default:
+		return span{}, false
+	}
+	if j, i = fieldAt(line, i); string(line[j:i]) != "OK" {
+		return span{}, false
+	}
+	for i < len(line) && isSpaceByte[line[i]] {
+		i++
+	}
+	if i != len(line) {
+		return span{}, false
+	}
+	*rec = model.FlowRecord{
+		Time: time.Unix(int64(start), 0).UTC(), Src: src, Dst: dst,
+		SrcPort: uint16(sport), DstPort: uint16(dport), Protocol: model.Protocol(proto),
+		Packets: packets, Bytes: nbytes, Action: action,
+	}
+	return rep, true
+}
+
+// fieldAt returns the field after the spaces at line[i:]: its start, and its end,
+// which is the start when there is none.
+func fieldAt(line []byte, i int) (start, end int) {
+	for i < len(line) && isSpaceByte[line[i]] {
+		i++
+	}
+	start = i
+	for i < len(line) && !isSpaceByte[line[i]] {
+		i++
+	}
+	return start, i
+}
+
+// uintAt is scanUint after the spaces at line[i:].
+func uintAt(line []byte, i int) (uint64, int, bool) {
+	for i < len(line) && isSpaceByte[line[i]] {
+		i++
+	}
+	return scanUint(line, i)
+}
+
+// addrAt reads the address after the spaces at line[i:]: scanIPv4, else scanAddr.
+func addrAt(line []byte, i int) (netip.Addr, int, bool) {
+	for i < len(line) && isSpaceByte[line[i]] {
+		i++
+	}
+	if a, j, ok := scanIPv4(line, i); ok {
+		return a, j, true
+	}
+	if i == len(line) || line[i] == '-' {
+		return netip.Addr{}, i, false
+	}
+	return scanAddr(line, i)
+}
+
+// parseAny is parse for every format: one scan of the fields, each read by its
+// role.
+func (p *FlowLogParser) parseAny(line []byte, rec *model.FlowRecord) (rep span, res parseResult) {
+	var (
+		have                 uint32 // bit 1<<role: the field is there and is not "-"
+		src, dst, psrc, pdst netip.Addr
+		sport, dport, proto  uint64
+		packets, nbytes      uint64
+		start, end           uint64
+		action               = model.FlowAccept
+		status               = parsedFlow
+		iface, inst          span
+	)
+	i, n := 0, len(line)
+	for _, role := range p.roles {
+		for i < n && isSpaceByte[line[i]] {
+			i++
+		}
+		if i == n {
+			return span{}, parseUnsure // too few fields
+		}
+		if role == roleIgnore {
+			for i++; i < n && !isSpaceByte[line[i]]; i++ {
+			}
+			continue
+		}
+		if line[i] == '-' && (i+1 == n || isSpaceByte[line[i+1]]) {
+			i++ // "-": not applicable, as if the format lacked the field
+			continue
+		}
+		switch role {
+		case roleSrcAddr, roleDstAddr, rolePktSrcAddr, rolePktDstAddr:
+			a, j, ok := scanIPv4(line, i)
+			if !ok {
+				if a, j, ok = scanAddr(line, i); !ok {
+					return span{}, parseUnsure
+				}
+			}
+			switch role {
+			case roleSrcAddr:
+				src = a
+			case roleDstAddr:
+				dst = a
+			case rolePktSrcAddr:
+				psrc = a
+			default:
+				pdst = a
+			}
+			i = j
+		case roleSrcPort, roleDstPort, roleProtocol, rolePackets, roleBytes, roleStart, roleEnd:
+			v, j, ok := scanUint(line, i)
+			if !ok {
+				return span{}, parseUnsure
+			}
+			switch role {
+			case roleSrcPort:
+				sport = v
+			case roleDstPort:
+				dport = v
+			case roleProtocol:
+				proto = v
+			case rolePackets:
+				packets = v
+			case roleBytes:
+				nbytes = v
+			case roleStart:
+				start = v
+			default:
+				end = v
+			}
+			if sport > 0xffff || dport > 0xffff || proto > 0xff || start > 1<<63-1 || end > 1<<63-1 {
+				return span{}, parseUnsure
+			}
+			i = j
+		default:
+			j := i + 1
+			for j < n && !isSpaceByte[line[j]] {
+				j++
+			}
+			switch f := line[i:j]; role {
+			case roleAction:
+				switch string(f) {
+				case "ACCEPT":
+				case "REJECT":
+					action = model.FlowDrop
+				default:
+					return span{}, parseUnsure
+				}
+			case roleLogStatus:
+				switch string(f) {
+				case "OK":
+				case "NODATA":
+					status = parsedNoData
+				case "SKIPDATA":
+					status = parsedSkipData
+				default:
+					return span{}, parseUnsure
+				}
+			case roleInterfaceID:
+				iface = span{i, j}
+			case roleInstanceID:
+				inst = span{i, j}
+			}
+			i = j
+		}
+		have |= 1 << role
+	}
+	for i < n && isSpaceByte[line[i]] {
+		i++
+	}
+	if i != n {
+		return span{}, parseUnsure // more fields than the format has
+	}
+	if status != parsedFlow {
+		return span{}, status
+	}
+
+	// The packet-level addresses, when there, are the flow's (NAT and transit
+	// gateways log their own as srcaddr and dstaddr).
+	if have&(1<<rolePktSrcAddr) != 0 {
+		src = psrc
+	} else if have&(1<<roleSrcAddr) == 0 {
+		return span{}, parsedNoData
+	}
+	if have&(1<<rolePktDstAddr) != 0 {
+		dst = pdst
+	} else if have&(1<<roleDstAddr) == 0 {
+		return span{}, parsedNoData
+	}
+	*rec = model.FlowRecord{
+		Src: src, Dst: dst, SrcPort: uint16(sport), DstPort: uint16(dport), Protocol: model.Protocol(proto),
+		Packets: packets, Bytes: nbytes, Action: action,
+	}
+	switch {
+	case have&(1<<roleStart) != 0:
+		rec.Time = time.Unix(int64(start), 0).UTC()
+	case have&(1<<roleEnd) != 0:
+		rec.Time = time.Unix(int64(end), 0).UTC()
+	}
+	switch {
+	case have&(1<<roleInterfaceID) != 0:
+		rep = iface
+	case have&(1<<roleInstanceID) != 0:
+		rep = inst
+	}
+	return rep, parsedFlow
+}
+
+// scanUint reads the decimal number that starts line[i:] and ends at a space or
+// the end of line, returning the index after it. Numbers of more than 19 digits
+// (which may not fit 64 bits) and anything but digits are not ok: parseSlow reads
+// them.
+func scanUint(line []byte, i int) (v uint64, j int, ok bool) {
+	j = i
+	for j < len(line) {
+		d := line[j] - '0'
+		if d > 9 {
+			break
+		}
+		v = v*10 + uint64(d)
+		j++
+	}
+	if j == i || j-i > 19 || (j < len(line) && !isSpaceByte[line[j]]) {
+		return 0, j, false
+	}
+	return v, j, true
+}
+
+// scanIPv4 reads the dotted-quad IPv4 address that starts line[i:] and ends at a
+// space or the end of line, as netip.ParseAddr does (four decimal octets up to 255,
+// no leading zeros), returning the index after it. Anything else is not ok:
+// scanAddr reads it.
+func scanIPv4(line []byte, i int) (netip.Addr, int, bool) {
+	var ip [4]byte
+	for k := range 4 {
+		if k > 0 {
+			if i >= len(line) || line[i] != '.' {
+				return netip.Addr{}, i, false
+			}
+			i++
+		}
+		if i >= len(line) {
+			return netip.Addr{}, i, false
+		}
+		d := line[i] - '0'
+		if d > 9 {
+			return netip.Addr{}, i, false
+		}
+		v := uint(d)
+		i++
+		if v != 0 { // "0" is an octet; "01" is not
+			for m := 0; m < 2 && i < len(line); m++ {
+				d = line[i] - '0'
+				if d > 9 {
+					break
+				}
+				v = v*10 + uint(d)
+				i++
+			}
+			if v > 255 {
+				return netip.Addr{}, i, false
+			}
+		}
+		ip[k] = byte(v)
+	}
+	if i < len(line) && !isSpaceByte[line[i]] {
+		return netip.Addr{}, i, false
+	}
+	return netip.AddrFrom4(ip), i, true
+}
+
+// scanAddr reads the address field that starts line[i:] with netip.ParseAddr (IPv6,
+// IPv4-mapped IPv6); an address with a zone is not ok, like one that does not parse.
+func scanAddr(line []byte, i int) (netip.Addr, int, bool) {
+	j := i
+	for j < len(line) && !isSpaceByte[line[j]] {
+		j++
+	}
+	f := line[i:j]
+	a, err := netip.ParseAddr(unsafe.String(unsafe.SliceData(f), len(f)))
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, j, false
+	}
+	return a, j, true
+}
+
+// parseSlow is the general parser, and the reference of parse: it reads the fields
+// as strings with netip.ParseAddr and strconv, and says what is wrong with a
+// record that is not a flow.
+func (p *FlowLogParser) parseSlow(line string) (model.FlowRecord, error) {
 	var raw [numRoles]string
 	n := 0
 	for i := 0; i < len(line); {
@@ -341,32 +733,45 @@ func cut(s string, n int) string {
 // records are a few hundred bytes even in the largest formats.
 const maxLine = 64 << 10
 
+// internBound is the number of Reporter strings each of the intern table's two
+// generations holds: more than the interfaces of most VPCs, so that their strings
+// are made once per stream, and a bound on its memory (about 2 MiB) when there are
+// more.
+const internBound = 1 << 14
+
 // flowReader streams flow log objects: gzip or plain text, a header line naming the
 // fields, then one record a line. Its buffers are reused from object to object, and
 // nothing it hands out refers to them, so a stream of any length runs in the same
 // memory.
 type flowReader struct {
-	raw     *bufio.Reader // the object's bytes, to sniff gzip
-	gz      *gzip.Reader
-	lines   *bufio.Reader
-	reports map[string]string // interned Reporter strings
-	target  string
-	since   time.Time
-	stats   *FlowStats
-	fn      func(model.FlowRecord) error
-	ctx     context.Context // checked now and then, when set: a huge file can be cancelled
-	lineNo  int
+	raw    *bufio.Reader // the object's bytes, to sniff gzip
+	gz     *gzip.Reader
+	buf    []byte // text, maxLine bytes: lines are split and parsed in place
+	target string
+	since  time.Time
+	stats  *FlowStats
+	fn     func(model.FlowRecord) error
+	ctx    context.Context // checked now and then, when set: a huge file can be cancelled
+	lineNo int
+
+	// Interned Reporter strings, in two generations: when the current one is
+	// full it becomes the old one, and strings found in the old one move back.
+	// Unlike one table cleared when full, a set of interfaces that fits is made
+	// once whatever the order of its records.
+	reports, oldReports map[string]string
+	lastReport          string // the last one handed out: records come in runs of one interface
 }
 
 func newFlowReader(target string, since time.Time, stats *FlowStats, fn func(model.FlowRecord) error) *flowReader {
 	return &flowReader{
-		raw:     bufio.NewReaderSize(nil, 32<<10),
-		lines:   bufio.NewReaderSize(nil, maxLine),
-		reports: make(map[string]string),
-		target:  target,
-		since:   since,
-		stats:   stats,
-		fn:      fn,
+		raw:        bufio.NewReaderSize(nil, 32<<10),
+		buf:        make([]byte, maxLine),
+		reports:    make(map[string]string),
+		oldReports: make(map[string]string),
+		target:     target,
+		since:      since,
+		stats:      stats,
+		fn:         fn,
 	}
 }
 
@@ -376,7 +781,9 @@ type callbackError struct{ err error }
 func (e callbackError) Error() string { return e.err.Error() }
 func (e callbackError) Unwrap() error { return e.err }
 
-// read streams one object: its header line, then its records.
+// read streams one object: its header line, then its records. It reads the text
+// into its own buffer and splits the lines there, so that a record costs one scan
+// of its bytes past the newline search, and no copy.
 func (r *flowReader) read(body io.Reader) error {
 	r.raw.Reset(body)
 	var in io.Reader = r.raw
@@ -396,66 +803,136 @@ func (r *flowReader) read(body io.Reader) error {
 	case bytes.Equal(magic, []byte("PAR1")):
 		return errors.New("parquet flow logs are not supported: use the text format")
 	}
-	r.lines.Reset(in)
 
-	var parser *FlowLogParser
+	var (
+		parser   *FlowLogParser
+		buf      = r.buf
+		start    int   // buf[start:end] is read and not yet split
+		end      int   //
+		skipping bool  // inside a line longer than maxLine, up to its newline
+		rerr     error // the last Read's error, acted on once buf's lines are done
+		empty    int   // Reads in a row that returned nothing
+	)
 	for {
-		line, long, err := r.readLine()
-		if err != nil && err != io.EOF {
-			return err
+		for {
+			nl := bytes.IndexByte(buf[start:end], '\n')
+			if nl < 0 {
+				break
+			}
+			line := buf[start : start+nl]
+			start += nl + 1
+			if skipping {
+				skipping = false
+				continue
+			}
+			if err := r.line(&parser, line); err != nil {
+				return err
+			}
 		}
-		if r.lineNo++; r.ctx != nil && r.lineNo%8192 == 0 && r.ctx.Err() != nil {
-			return r.ctx.Err()
+		if rerr != nil {
+			if rerr != io.EOF {
+				return rerr
+			}
+			if start < end && !skipping { // the last line, without a newline
+				return r.line(&parser, buf[start:end])
+			}
+			return nil
 		}
-		if len(line) > 0 || long {
-			switch {
-			case long:
+		if start > 0 {
+			end = copy(buf, buf[start:end])
+			start = 0
+		}
+		if end == len(buf) {
+			// A line longer than maxLine: not a record, and the rest of it is
+			// not one either.
+			end = 0
+			if !skipping {
+				skipping = true
+				if err := r.countLine(); err != nil {
+					return err
+				}
 				if parser == nil {
 					return errors.New("header line too long")
 				}
 				r.stats.Malformed++
-			case parser == nil:
-				if len(bytes.TrimSpace(line)) == 0 {
-					break
-				}
-				p, perr := NewFlowLogParser(strings.Fields(string(line)))
-				if perr != nil {
-					return fmt.Errorf("header line: %w", perr)
-				}
-				parser = p
-			default:
-				if err := r.record(parser, line); err != nil {
-					return err
-				}
 			}
 		}
-		if err == io.EOF {
-			return nil
+		var n int
+		n, rerr = in.Read(buf[end:])
+		end += n
+		if n == 0 && rerr == nil {
+			if empty++; empty == 100 {
+				rerr = io.ErrNoProgress // as bufio says of a reader that never returns
+			}
+		} else {
+			empty = 0
 		}
 	}
 }
 
-// readLine returns the next line without its newline (valid until the next call);
-// long reports a line longer than maxLine, which is consumed and not returned.
-func (r *flowReader) readLine() (line []byte, long bool, err error) {
-	line, err = r.lines.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		for err == bufio.ErrBufferFull {
-			_, err = r.lines.ReadSlice('\n')
-		}
-		return nil, true, err
+// countLine counts a line read, and checks ctx every 8,192 lines.
+func (r *flowReader) countLine() error {
+	if r.lineNo++; r.ctx != nil && r.lineNo%8192 == 0 && r.ctx.Err() != nil {
+		return r.ctx.Err()
 	}
-	return bytes.TrimRight(line, "\r\n"), false, err
+	return nil
+}
+
+// line reads one line (without its newline; valid only during the call): the
+// header while *parser is nil, a record after it. Blank lines are skipped.
+func (r *flowReader) line(parser **FlowLogParser, line []byte) error {
+	if err := r.countLine(); err != nil {
+		return err
+	}
+	for len(line) > 0 && (line[len(line)-1] == '\r' || line[len(line)-1] == '\n') {
+		line = line[:len(line)-1]
+	}
+	if *parser == nil {
+		if len(bytes.TrimSpace(line)) == 0 {
+			return nil
+		}
+		p, err := NewFlowLogParser(strings.Fields(string(line)))
+		if err != nil {
+			return fmt.Errorf("header line: %w", err)
+		}
+		*parser = p
+		return nil
+	}
+	return r.record(*parser, line)
 }
 
 // record parses one line and hands its flow to fn. The line's bytes are parsed in
 // place: the record keeps no reference to them (Reporter is interned).
 func (r *flowReader) record(parser *FlowLogParser, line []byte) error {
-	if len(bytes.TrimSpace(line)) == 0 {
+	var rec model.FlowRecord
+	rep, res := parser.parse(line, &rec)
+	switch res {
+	case parsedFlow:
+	case parsedNoData:
+		r.stats.NoData++
+		return nil
+	case parsedSkipData:
+		r.stats.SkipData++
+		return nil
+	default:
+		if len(bytes.TrimSpace(line)) == 0 {
+			return nil
+		}
+		rec, err := parser.parseSlow(unsafe.String(unsafe.SliceData(line), len(line)))
+		return r.deliver(rec, err, true)
+	}
+	if !r.since.IsZero() && !rec.Time.IsZero() && rec.Time.Before(r.since) {
 		return nil
 	}
-	rec, err := parser.Parse(unsafe.String(unsafe.SliceData(line), len(line)))
-	return r.deliver(rec, err, true)
+	if rep.end > rep.start {
+		rec.Reporter = r.intern(line[rep.start:rep.end])
+	}
+	rec.Target = r.target
+	r.stats.Records++
+	if err := r.fn(rec); err != nil {
+		return callbackError{err}
+	}
+	return nil
 }
 
 // deliver counts a parsed record and hands a flow to fn; intern copies Reporter
@@ -477,7 +954,7 @@ func (r *flowReader) deliver(rec model.FlowRecord, err error, intern bool) error
 		return nil
 	}
 	if intern && rec.Reporter != "" {
-		rec.Reporter = r.intern(rec.Reporter)
+		rec.Reporter = r.intern(unsafe.Slice(unsafe.StringData(rec.Reporter), len(rec.Reporter)))
 	}
 	rec.Target = r.target
 	r.stats.Records++
@@ -487,17 +964,24 @@ func (r *flowReader) deliver(rec model.FlowRecord, err error, intern bool) error
 	return nil
 }
 
-// intern returns a copy of s that outlives the line buffer, the same copy for the
-// same interface; the table is bounded, so memory is too.
-func (r *flowReader) intern(s string) string {
-	if v, ok := r.reports[s]; ok {
-		return v
+// intern returns a string of b's bytes that outlives the line buffer, the same
+// string for the same interface as long as it stays in the table.
+func (r *flowReader) intern(b []byte) string {
+	if string(b) == r.lastReport {
+		return r.lastReport
 	}
-	if len(r.reports) >= 4096 {
-		clear(r.reports)
+	v, ok := r.reports[string(b)]
+	if !ok {
+		if v, ok = r.oldReports[string(b)]; !ok {
+			v = string(b)
+		}
+		if len(r.reports) >= internBound {
+			r.reports, r.oldReports = r.oldReports, r.reports
+			clear(r.reports)
+		}
+		r.reports[v] = v
 	}
-	v := strings.Clone(s)
-	r.reports[v] = v
+	r.lastReport = v
 	return v
 }
 

@@ -2,11 +2,14 @@ package aws
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -420,4 +423,119 @@ func BenchmarkParseFlowLogLine(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzDecodeFlowLog checks Parse's fast paths (parseDefault, for the default
+// format's usual records, and parseAny) against parseSlow, the field-by-field
+// parser that says what is wrong with a record: the same record or the same error,
+// word for word, for every line and format. Then it reads the lines as a flow log
+// file after a default header, plain or gzipped, through DecodeFlowLog, and checks
+// its flows and counts against parseSlow line by line: the reader's own line
+// splitting (CRLF, blank lines, a last line without a newline) included.
+func FuzzDecodeFlowLog(f *testing.F) {
+	var all []string
+	for _, s := range readSamples(f) {
+		f.Add(s.line, false)
+		all = append(all, s.line)
+	}
+	f.Add(strings.Join(all, "\n"), true)
+	f.Add(strings.Join(all, "\r\n")+"\r\n", false)
+	for _, line := range []string{
+		v2("10.0.0.1", "10.0.0.2", 40000, 443, 6, "ACCEPT", "OK"),
+		v2("0.0.0.0", "255.255.255.255", 0, 65535, 255, "REJECT", "OK"),
+		v2("01.0.0.1", "10.0.0.2", 1, 2, 6, "ACCEPT", "OK"),
+		v2("10.0.0.1", "10.0.0.256", 1, 2, 6, "ACCEPT", "OK"),
+		v2("10.0.0", "1.2.3.4.5", 1, 2, 6, "ACCEPT", "OK"),
+		v2("::ffff:10.0.0.1", "fe80::1%eth0", 0, 0, 58, "REJECT", "OK"),
+		v2("fd00::1", "2001:db8::2", 0, 0, 58, "accept", "OK"),
+		v2("10.0.0.1", "10.0.0.2", 65536, 443, 6, "ACCEPT", "OK"),
+		v2("10.0.0.1", "10.0.0.2", 1, 2, 256, "ACCEPT", "-"),
+		v2("-", "-", 1, 2, 6, "-", "NODATA"),
+		v2("10.0.0.1", "10.0.0.2", 1, 2, 6, "ACCEPT", "SKIPDATA"),
+		"2 1 eni-1 10.0.0.1 10.0.0.2 65535 65535 255 18446744073709551615 99999999999999999999 9223372036854775807 9223372036854775808 ACCEPT OK",
+		"2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 0012345678901234567 +5 1700000000 - ACCEPT OK",
+		"2 123456789010 - 10.0.0.1 10.0.0.2 1 2 6 10 840 - 1700000060 REJECT OK",
+		"  2\t123456789010 eni-0a1b2c3d  10.0.0.1 10.0.0.2 1 2 6 10 840 1700000000 1700000060 ACCEPT OK \r",
+		"2 123456789010 eni-0a1b2c3d 10.0.0.1 10.0.0.2 1 2 6 10 840 1700000000 1700000060 ACCEPT OK extra",
+		"2 123456789010 eni-0a1b2c3d 10.0.0.1 10.0.0.2 1 2 6 10 840 1700000000 1700000060 ACCEPT",
+		"3 i-0123 eni-0123 10.0.0.9 10.0.0.8 192.0.2.1 198.51.100.2 1000 22 6 1700000000 ACCEPT OK",
+		"3 i-0123 - bad bad - - 1000 22 6 1700000000 REJECT OK",
+		"i-0abc 10.1.1.1 10.1.1.2 reject",
+		"\n\n \n",
+		"",
+	} {
+		f.Add(line, false)
+	}
+	f.Add(v2("10.0.0.1", "10.0.0.2", 40000, 443, 6, "ACCEPT", "OK")+"\n\n"+v2("-", "-", 1, 2, 6, "-", "NODATA"), true)
+
+	var parsers []*FlowLogParser
+	for _, format := range []string{
+		strings.Join(DefaultFields, " "),
+		"version srcaddr dstaddr srcport dstport protocol start end type packets bytes account-id vpc-id subnet-id instance-id interface-id region az-id sublocation-type sublocation-id action tcp-flags pkt-srcaddr pkt-dstaddr pkt-src-aws-service pkt-dst-aws-service traffic-path flow-direction log-status",
+		"version instance-id interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr srcport dstport protocol start action log-status",
+		"instance-id interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr",
+		"instance-id srcaddr dstaddr action",
+		"pkt-srcaddr pkt-dstaddr end bytes packets",
+	} {
+		parsers = append(parsers, mustParser(f, strings.Fields(format)))
+	}
+	def := parsers[0]
+	f.Fuzz(func(t *testing.T, body string, gz bool) {
+		for line := range strings.SplitSeq(body, "\n") {
+			for _, p := range parsers {
+				got, gotErr := p.Parse(line)
+				want, wantErr := p.parseSlow(line)
+				if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+					t.Fatalf("format %q, line %q: Parse error %v, parseSlow error %v", p.fields, line, gotErr, wantErr)
+				}
+				if gotErr != nil && !errors.Is(gotErr, ErrMalformed) && gotErr != wantErr {
+					t.Fatalf("format %q, line %q: Parse error %v is not parseSlow's sentinel", p.fields, line, gotErr)
+				}
+				if got != want {
+					t.Fatalf("format %q, line %q: Parse = %+v, parseSlow = %+v", p.fields, line, got, want)
+				}
+			}
+		}
+
+		// The same lines as a file.
+		if len(body) > maxLine/2 {
+			return
+		}
+		var wantStats FlowStats
+		var want []model.FlowRecord
+		for line := range strings.SplitSeq(body, "\n") {
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			rec, err := def.parseSlow(line)
+			switch {
+			case err == nil:
+				rec.Target = "t"
+				want = append(want, rec)
+				wantStats.Records++
+			case err == ErrNoData:
+				wantStats.NoData++
+			case err == ErrSkipData:
+				wantStats.SkipData++
+			default:
+				wantStats.Malformed++
+			}
+		}
+		file := []byte(strings.Join(DefaultFields, " ") + "\n" + body)
+		if gz {
+			file = gzipBytes(t, file)
+		}
+		var stats FlowStats
+		var got []model.FlowRecord
+		err := DecodeFlowLog(context.Background(), bytes.NewReader(file), "t", time.Time{}, &stats, func(r model.FlowRecord) error {
+			got = append(got, r)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("DecodeFlowLog(%q): %v", body, err)
+		}
+		if stats != wantStats || !slices.Equal(got, want) {
+			t.Fatalf("DecodeFlowLog(%q) = %+v, %+v; line by line %+v, %+v", body, stats, got, wantStats, want)
+		}
+	})
 }
