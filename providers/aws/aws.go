@@ -144,29 +144,47 @@ func (p *Provider) Observe(ctx context.Context) (providers.Observation, error) {
 		}
 	}
 	p.members = nil
-	ipages := ec2.NewDescribeInstancesPaginator(p.client, &ec2.DescribeInstancesInput{
+	err := p.eachRunningInstance(ctx, func(in *types.Instance) {
+		m := instance{id: aws.ToString(in.InstanceId), tags: tagMap(in.Tags)}
+		for _, ni := range in.NetworkInterfaces {
+			m.enis = append(m.enis, aws.ToString(ni.NetworkInterfaceId))
+		}
+		p.members = append(p.members, m)
+	})
+	if err != nil {
+		return providers.Observation{}, err
+	}
+	return providers.Observation{Objects: objs}, nil
+}
+
+// eachRunningInstance pages DescribeInstances over the running instances of the
+// target's VPC and calls fn on each, in the order the API returns them.
+func (p *Provider) eachRunningInstance(ctx context.Context, fn func(*types.Instance)) error {
+	pages := ec2.NewDescribeInstancesPaginator(p.client, &ec2.DescribeInstancesInput{
 		Filters:    []types.Filter{p.vpcFilter(), {Name: aws.String("instance-state-name"), Values: []string{"running"}}},
 		MaxResults: aws.Int32(1000),
 	})
-	for ipages.HasMorePages() {
-		out, err := ipages.NextPage(ctx)
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
 		if err != nil {
-			return providers.Observation{}, fmt.Errorf("describe instances in %s: %w", p.target.AWS.VPCID, err)
+			return fmt.Errorf("describe instances in %s: %w", p.target.AWS.VPCID, err)
 		}
-		for _, res := range out.Reservations {
-			for _, in := range res.Instances {
-				m := instance{id: aws.ToString(in.InstanceId), tags: map[string]string{}}
-				for _, t := range in.Tags {
-					m.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-				}
-				for _, ni := range in.NetworkInterfaces {
-					m.enis = append(m.enis, aws.ToString(ni.NetworkInterfaceId))
-				}
-				p.members = append(p.members, m)
+		for i := range out.Reservations {
+			for j := range out.Reservations[i].Instances {
+				fn(&out.Reservations[i].Instances[j])
 			}
 		}
 	}
-	return providers.Observation{Objects: objs}, nil
+	return nil
+}
+
+// tagMap returns EC2 tags as a map, a fresh one (never nil).
+func tagMap(tags []types.Tag) map[string]string {
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
 }
 
 func managedSegment(tags []types.Tag) (string, bool) {

@@ -887,3 +887,52 @@ func BenchmarkDescribeFiveThousandRules(b *testing.B) {
 		}
 	}
 }
+
+// TestInterfaceAddresses: secondary private IPv4 and IPv6 addresses reach the SDK's
+// types in DescribeInstances and DescribeNetworkInterfaces, the primary first.
+func TestInterfaceAddresses(t *testing.T) {
+	ctx := context.Background()
+	emu := ec2emu.New(ec2emu.Options{Seed: 3})
+	emu.AddVPC("vpc-1")
+	c := client(t, emu, 1)
+	_, eni := emu.AddInstance("vpc-1", map[string]string{"app": "shop"}, "10.0.0.10")
+	if err := emu.AddAddresses(eni, "10.0.0.11", "2600:1f18::10", "10.0.0.12"); err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.AddAddresses("eni-nope", "10.0.0.13"); err == nil {
+		t.Error("AddAddresses on an unknown interface succeeded")
+	}
+	out := must(c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}))(t)
+	if len(out.Reservations) != 1 || len(out.Reservations[0].Instances) != 1 || len(out.Reservations[0].Instances[0].NetworkInterfaces) != 1 {
+		t.Fatalf("reservations: %+v", out.Reservations)
+	}
+	check := func(what string, private []types.NetworkInterfacePrivateIpAddress, v6 []types.NetworkInterfaceIpv6Address) {
+		t.Helper()
+		var got []string
+		for _, p := range private {
+			got = append(got, fmt.Sprintf("%s primary=%v", aws.ToString(p.PrivateIpAddress), aws.ToBool(p.Primary)))
+		}
+		for _, a := range v6 {
+			got = append(got, aws.ToString(a.Ipv6Address))
+		}
+		want := []string{"10.0.0.10 primary=true", "10.0.0.11 primary=false", "10.0.0.12 primary=false", "2600:1f18::10"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: addresses %q, want %q", what, got, want)
+		}
+	}
+	ni := out.Reservations[0].Instances[0].NetworkInterfaces[0]
+	var private []types.NetworkInterfacePrivateIpAddress
+	for _, p := range ni.PrivateIpAddresses {
+		private = append(private, types.NetworkInterfacePrivateIpAddress{PrivateIpAddress: p.PrivateIpAddress, Primary: p.Primary})
+	}
+	var v6 []types.NetworkInterfaceIpv6Address
+	for _, a := range ni.Ipv6Addresses {
+		v6 = append(v6, types.NetworkInterfaceIpv6Address{Ipv6Address: a.Ipv6Address})
+	}
+	check("DescribeInstances", private, v6)
+	enis := must(c.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{eni}}))(t)
+	if len(enis.NetworkInterfaces) != 1 {
+		t.Fatalf("network interfaces: %+v", enis.NetworkInterfaces)
+	}
+	check("DescribeNetworkInterfaces", enis.NetworkInterfaces[0].PrivateIpAddresses, enis.NetworkInterfaces[0].Ipv6Addresses)
+}

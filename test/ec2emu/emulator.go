@@ -110,6 +110,8 @@ type rule struct {
 
 type eni struct {
 	id, vpc, instance, ip string
+	secondary             []string // more private IPv4 addresses, after the primary ip
+	ipv6                  []string
 	groups                []string
 	tags                  map[string]string
 }

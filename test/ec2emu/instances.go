@@ -131,10 +131,32 @@ func attachmentID(eniID string) string {
 	return "eni-attach-" + strings.TrimPrefix(eniID, "eni-")
 }
 
+// privateIPs lists an interface's private IPv4 addresses as AWS does: the primary
+// one (flagged) first, then the secondary ones in the order they were added.
+func privateIPs(n *eni) []xmlPrivateIP {
+	var out []xmlPrivateIP
+	if n.ip != "" {
+		out = append(out, xmlPrivateIP{PrivateIPAddress: n.ip, Primary: true})
+	}
+	for _, ip := range n.secondary {
+		out = append(out, xmlPrivateIP{PrivateIPAddress: ip})
+	}
+	return out
+}
+
+func ipv6Addresses(n *eni) []xmlIPv6Address {
+	out := make([]xmlIPv6Address, 0, len(n.ipv6))
+	for _, ip := range n.ipv6 {
+		out = append(out, xmlIPv6Address{IPv6Address: ip})
+	}
+	return out
+}
+
 func (e *Emulator) xmlNetworkInterfaceOf(n *eni) xmlNetworkInterface {
 	x := xmlNetworkInterface{
 		NetworkInterfaceID: n.id, VpcID: n.vpc, OwnerID: AccountID, Status: "available",
 		InterfaceType: "interface", PrivateIPAddress: n.ip, SourceDestCheck: true,
+		PrivateIPAddresses: privateIPs(n), IPv6Addresses: ipv6Addresses(n),
 		GroupSet: e.groupIdentifiers(n.groups), TagSet: xmlTags(n.tags),
 	}
 	if n.instance != "" {
@@ -268,6 +290,7 @@ func (e *Emulator) xmlInstanceOf(in *instance) xmlInstance {
 		x.NetworkInterfaceSet = []xmlInstanceNetworkInterface{{
 			NetworkInterfaceID: n.id, VpcID: n.vpc, OwnerID: AccountID, Status: "in-use",
 			InterfaceType: "interface", PrivateIPAddress: n.ip, SourceDestCheck: true,
+			PrivateIPAddresses: privateIPs(n), IPv6Addresses: ipv6Addresses(n),
 			GroupSet: e.groupIdentifiers(n.groups),
 			Attachment: &xmlAttachment{
 				AttachmentID: attachmentID(n.id), Status: "attached", DeleteOnTermination: true,

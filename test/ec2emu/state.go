@@ -1,6 +1,9 @@
 package ec2emu
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // AddVPC adds a VPC with its default security group, named "default", which
 // admits all traffic from itself and sends all IPv4 traffic anywhere, as on AWS,
@@ -51,6 +54,29 @@ func (e *Emulator) AddInstance(vpcID string, tags map[string]string, ip string) 
 	e.enis[n.id] = n
 	in.eni = n.id
 	return in.id, n.id
+}
+
+// AddAddresses gives a network interface more addresses, as AWS's
+// AssignPrivateIpAddresses and AssignIpv6Addresses do: an address with a colon is
+// an IPv6 address, any other a secondary private IPv4 address. DescribeInstances and
+// DescribeNetworkInterfaces list them after the primary address, in the order they
+// were added. The addresses are not checked, so that a test can hand a client the
+// malformed ones a real API would not.
+func (e *Emulator) AddAddresses(eniID string, addrs ...string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := e.enis[eniID]
+	if n == nil {
+		return fmt.Errorf("ec2emu: no network interface %q", eniID)
+	}
+	for _, a := range addrs {
+		if strings.Contains(a, ":") {
+			n.ipv6 = append(n.ipv6, a)
+		} else {
+			n.secondary = append(n.secondary, a)
+		}
+	}
+	return nil
 }
 
 // AddNetworkInterface adds a network interface attached to no instance (as a load

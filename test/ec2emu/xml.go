@@ -114,10 +114,24 @@ type xmlNetworkInterface struct {
 	Status             string               `xml:"status"`
 	InterfaceType      string               `xml:"interfaceType"`
 	PrivateIPAddress   string               `xml:"privateIpAddress,omitempty"`
+	PrivateIPAddresses []xmlPrivateIP       `xml:"privateIpAddressesSet>item"`
+	IPv6Addresses      []xmlIPv6Address     `xml:"ipv6AddressesSet>item"`
 	SourceDestCheck    bool                 `xml:"sourceDestCheck"`
 	GroupSet           []xmlGroupIdentifier `xml:"groupSet>item"`
 	Attachment         *xmlAttachment       `xml:"attachment,omitempty"`
 	TagSet             []xmlTag             `xml:"tagSet>item"`
+}
+
+// xmlPrivateIP is an item of a network interface's privateIpAddressesSet: its
+// primary private IPv4 address first, then its secondary ones.
+type xmlPrivateIP struct {
+	PrivateIPAddress string `xml:"privateIpAddress"`
+	Primary          bool   `xml:"primary"`
+}
+
+// xmlIPv6Address is an item of a network interface's ipv6AddressesSet.
+type xmlIPv6Address struct {
+	IPv6Address string `xml:"ipv6Address"`
 }
 
 type xmlInstanceNetworkInterface struct {
@@ -127,6 +141,8 @@ type xmlInstanceNetworkInterface struct {
 	Status             string               `xml:"status"`
 	InterfaceType      string               `xml:"interfaceType"`
 	PrivateIPAddress   string               `xml:"privateIpAddress,omitempty"`
+	PrivateIPAddresses []xmlPrivateIP       `xml:"privateIpAddressesSet>item"`
+	IPv6Addresses      []xmlIPv6Address     `xml:"ipv6AddressesSet>item"`
 	SourceDestCheck    bool                 `xml:"sourceDestCheck"`
 	GroupSet           []xmlGroupIdentifier `xml:"groupSet>item"`
 	Attachment         *xmlAttachment       `xml:"attachment,omitempty"`
