@@ -563,10 +563,11 @@ func isLog(logName string, kind logKind) bool {
 	if !ok {
 		return false
 	}
+	// The usual spellings first, compared whole.
 	if kind == kindFirewall {
-		return logIDIs(id, "compute.googleapis.com/firewall")
+		return id == "compute.googleapis.com%2Ffirewall" || logIDIs(id, "compute.googleapis.com/firewall")
 	}
-	return logIDIs(id, "compute.googleapis.com/vpc_flows") || logIDIs(id, "networkmanagement.googleapis.com/vpc_flows")
+	return id == "compute.googleapis.com%2Fvpc_flows" || logIDIs(id, "compute.googleapis.com/vpc_flows") || logIDIs(id, "networkmanagement.googleapis.com/vpc_flows")
 }
 
 // logIDIs reports whether id, with "%2F" and "%2f" read as "/", is want; it is

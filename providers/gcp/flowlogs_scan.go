@@ -75,7 +75,8 @@ type member struct {
 	name   string // as in the LogEntry JSON
 	folded string // name folded as encoding/json folds it (ASCII upper case)
 	kind   memberKind
-	slot   uint8 // index into entryFields.str or .num, or the schema of an object
+	slot   uint8     // index into entryFields.str or .num, or the schema of an object
+	words  [2]uint64 // name's bytes, little-endian, zero after its end (names are at most 16 bytes)
 }
 
 type memberKind uint8
@@ -90,8 +91,14 @@ const (
 // schema is the members of one object; the others are skipped.
 type schema struct {
 	members []member
-	lengths uint64 // bit n is set when a member's name has n bytes
+	// index finds the only member a plain name can be, by its length and first
+	// letter (see nameSlot), as 1 + its index in members, or 0 for none.
+	index [64]uint8
 }
+
+// nameSlot hashes a name's length and first letter, in either case; the names of
+// one schema have different slots, which init checks.
+func nameSlot(n int, first byte) int { return (n*7 + int(first|0x20)) & 63 }
 
 // The objects the scanner descends into.
 const (
@@ -140,10 +147,17 @@ var schemas = func() (s [numSchemas]schema) {
 		schemaRuleDetails:  {str("reference", fieldReference), str("action", fieldAction)},
 	}
 	for i := range s {
-		for _, m := range def[i] {
+		for j, m := range def[i] {
 			m.folded = strings.ToUpper(m.name)
+			var w [16]byte
+			copy(w[:], m.name)
+			m.words = [2]uint64{binary.LittleEndian.Uint64(w[:]), binary.LittleEndian.Uint64(w[8:])}
 			s[i].members = append(s[i].members, m)
-			s[i].lengths |= 1 << len(m.name)
+			slot := &s[i].index[nameSlot(len(m.name), m.name[0])]
+			if *slot != 0 {
+				panic("gcp: member names " + m.name + " and " + s[i].members[*slot-1].name + " share an index slot")
+			}
+			*slot = uint8(j + 1)
 		}
 	}
 	return s
@@ -242,9 +256,16 @@ func (s *entryScanner) object(b []byte, i int, sc *schema, depth int) (int, erro
 			return i, malformedAt(i, "expected a value")
 		}
 		var err error
-		if m == nil {
+		switch {
+		case m == nil && b[i] == '"': // most skipped values are strings
+			end, _, ok := scanString(b, i)
+			if !ok {
+				return i, malformedAt(i, "bad string")
+			}
+			i = end
+		case m == nil:
 			i, err = s.skipValue(b, i, depth)
-		} else {
+		default:
 			i, err = s.memberValue(b, i, m, depth)
 		}
 		if err != nil {
@@ -274,7 +295,11 @@ func (s *entryScanner) memberValue(b []byte, i int, m *member, depth int) (int, 
 			if !ok {
 				return i, malformedAt(i, "bad string")
 			}
-			s.f.str[m.slot] = s.stringValue(b[i+1:end-1], flags)
+			if raw := b[i+1 : end-1]; flags == 0 {
+				s.f.str[m.slot] = raw
+			} else {
+				s.f.str[m.slot] = s.stringValue(raw, flags)
+			}
 			return end, nil
 		case 'n':
 			return literal(b, i, "null") // null leaves the string as it was
@@ -318,17 +343,25 @@ func (s *entryScanner) memberValue(b []byte, i int, m *member, depth int) (int, 
 // lookup returns the member of sc named name (the raw text between the quotes, as
 // scanString flagged it), or nil. encoding/json compares names folded: ASCII
 // letters in upper case, other runes to the smallest of their simple fold orbit.
+//
+// The name is a slice of the entry, and the entry goes on for at least two bytes
+// (the closing quote, ':').
 func (s *entryScanner) lookup(sc *schema, name []byte, flags uint8) *member {
 	if flags == 0 {
-		// Plain ASCII, the usual case: the length rules out most other names.
-		if len(name) >= 64 || sc.lengths&(1<<len(name)) == 0 {
+		// Plain ASCII, the usual case: one member at most can match.
+		if len(name) == 0 || len(name) > 16 {
 			return nil
 		}
-		for j := range sc.members {
-			m := &sc.members[j]
-			if string(name) == m.name || len(name) == len(m.name) && asciiEqualFold(name, m.folded) {
-				return m
-			}
+		j := sc.index[nameSlot(len(name), name[0])]
+		if j == 0 {
+			return nil
+		}
+		m := &sc.members[j-1]
+		if len(name) != len(m.name) {
+			return nil
+		}
+		if equalWords(name, &m.words) || asciiEqualFold(name, m.folded) {
+			return m
 		}
 		return nil
 	}
@@ -344,6 +377,23 @@ func (s *entryScanner) lookup(sc *schema, name []byte, flags uint8) *member {
 		}
 	}
 	return nil
+}
+
+// equalWords reports whether name (1 to 16 bytes) is words, comparing eight bytes
+// at a time where the slice's capacity allows reading past its end.
+func equalWords(name []byte, words *[2]uint64) bool {
+	n := uint(len(name))
+	if cap(name) < 16 {
+		var w [16]byte
+		copy(w[:], name)
+		return binary.LittleEndian.Uint64(w[:]) == words[0] && binary.LittleEndian.Uint64(w[8:]) == words[1]
+	}
+	full := name[:16]
+	x0, x1 := binary.LittleEndian.Uint64(full), binary.LittleEndian.Uint64(full[8:])
+	if n <= 8 {
+		return x0&(^uint64(0)>>(64-8*n)) == words[0]
+	}
+	return x0 == words[0] && x1&(^uint64(0)>>(128-8*n)) == words[1]
 }
 
 // asciiEqualFold reports whether a (ASCII) folds to upper (ASCII, upper case).
@@ -499,7 +549,36 @@ func stringStops(x uint64) uint64 {
 // index after its closing quote and its flags.
 func scanString(b []byte, i int) (end int, flags uint8, ok bool) {
 	i++
-	var high uint64 // the bytes seen, or'ed: their high bits say non-ASCII
+	// Most strings of a log entry are short and plain: look at their first 16
+	// bytes at once, choosing the word without a branch, which the length of the
+	// string would make unpredictable.
+	if i+16 <= len(b) {
+		x0 := binary.LittleEndian.Uint64(b[i:])
+		x1 := binary.LittleEndian.Uint64(b[i+8:])
+		m0, m1 := stringStops(x0), stringStops(x1)
+		m, x, off, high := m0, x0, 0, uint64(0)
+		if m0 == 0 {
+			m, x, off, high = m1, x1, 8, x0
+		}
+		if m != 0 {
+			n := uint(bits.TrailingZeros64(m)) &^ 7
+			j := i + off + int(n>>3)
+			if b[j] == '"' {
+				if (high|x&(1<<n-1))&msb != 0 {
+					flags = stringNonASCII
+				}
+				return j + 1, flags, true
+			}
+		} else {
+			return scanStringRest(b, i+16, x0|x1)
+		}
+	}
+	return scanStringRest(b, i, 0)
+}
+
+// scanStringRest is scanString from b[i] on, inside the string; high is the
+// bytes before, or'ed.
+func scanStringRest(b []byte, i int, high uint64) (end int, flags uint8, ok bool) {
 	for {
 		// Plain bytes eight at a time: the strings of a log entry have few escapes.
 		for i+8 <= len(b) {
