@@ -355,25 +355,44 @@ func (d *entryReader) readArray(ctx context.Context) error {
 // arrayElement collects one array element: an object or array up to its matching
 // bracket, or anything else up to the next ',' or ']' outside strings. long reports
 // an element of more than maxEntry bytes, which is consumed but not returned.
+//
+// It walks the reader's buffered bytes in place and copies what it passed in
+// one go, so that an element costs a pass over its bytes and no call per byte.
 func (d *entryReader) arrayElement() (elem []byte, long bool, err error) {
 	d.elem = d.elem[:0]
 	depth := 0
 	inString, escaped := false, false
+	collect := func(part []byte) {
+		switch {
+		case long:
+		case len(d.elem)+len(part) > maxEntry:
+			long = true
+			d.elem = d.elem[:0]
+		default:
+			d.elem = append(d.elem, part...)
+		}
+	}
 	for {
-		c, err := d.in.ReadByte()
-		if err != nil {
+		if _, err := d.in.Peek(1); err != nil {
 			return d.elem, long, err
 		}
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
+		chunk, _ := d.in.Peek(d.in.Buffered())
+		for k := 0; k < len(chunk); k++ {
+			c := chunk[k]
+			if inString {
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+				default:
+					// The rest of a plain run of the string at once.
+					k += plainRun(chunk[k:]) - 1
+				}
+				continue
 			}
-		} else {
 			switch c {
 			case '"':
 				inString = true
@@ -382,27 +401,25 @@ func (d *entryReader) arrayElement() (elem []byte, long bool, err error) {
 			case '}', ']':
 				depth--
 				if depth < 0 { // the array's own ']' after a bare value
-					d.in.UnreadByte()
+					collect(chunk[:k])
+					d.in.Discard(k)
+					return d.elem, long, nil
+				}
+				if depth == 0 {
+					collect(chunk[:k+1])
+					d.in.Discard(k + 1)
 					return d.elem, long, nil
 				}
 			case ',':
 				if depth == 0 {
-					d.in.UnreadByte()
+					collect(chunk[:k])
+					d.in.Discard(k)
 					return d.elem, long, nil
 				}
 			}
 		}
-		if !long {
-			if len(d.elem) == maxEntry {
-				long = true
-				d.elem = d.elem[:0]
-			} else {
-				d.elem = append(d.elem, c)
-			}
-		}
-		if depth == 0 && !inString && (c == '}' || c == ']') {
-			return d.elem, long, nil
-		}
+		collect(chunk)
+		d.in.Discard(len(chunk))
 	}
 }
 

@@ -631,6 +631,21 @@ func scanStringRest(b []byte, i int, high uint64) (end int, flags uint8, ok bool
 	}
 }
 
+// plainRun returns the index of the first '"' or '\\' in b, or len(b).
+func plainRun(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, e := x^(lsb*'"'), x^(lsb*'\\')
+		if m := ((q-lsb)&^q | (e-lsb)&^e) & msb; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(b) && b[i] != '"' && b[i] != '\\'; i++ {
+	}
+	return i
+}
+
 // skipSpace returns the index of the first byte from i that is not JSON white space.
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {

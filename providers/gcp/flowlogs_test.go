@@ -1,6 +1,7 @@
 package gcp
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -584,6 +585,27 @@ func BenchmarkDecodeVPCFlowLog(b *testing.B) { benchmarkDecoder(b, kindVPCFlows,
 
 func BenchmarkDecodeFirewallLog(b *testing.B) { benchmarkDecoder(b, kindFirewall, DecodeFirewallLog) }
 
+// BenchmarkDecodeVPCFlowLogArray reads the entries as one JSON array, as `gcloud
+// logging read --format=json` writes them (unindented).
+func BenchmarkDecodeVPCFlowLogArray(b *testing.B) {
+	var in bytes.Buffer
+	if _, err := io.Copy(&in, newGenerated(kindVPCFlows, 8<<20, true)); err != nil {
+		b.Fatal(err)
+	}
+	data := in.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	records := 0
+	for b.Loop() {
+		var stats FlowStats
+		if err := DecodeVPCFlowLog(context.Background(), bytes.NewReader(data), "t", time.Time{}, &stats, func(model.FlowRecord) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+		records += stats.Records
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}
+
 // TestDecodeLongEntry: an entry longer than the read buffer but within the bound
 // (a firewall rule with many ranges) is read like any other.
 func TestDecodeLongEntry(t *testing.T) {
@@ -598,4 +620,81 @@ func TestDecodeLongEntry(t *testing.T) {
 			t.Errorf("stats = %+v", stats)
 		}
 	}
+}
+
+// refArrayElement is arrayElement as it was, a byte at a time: the reference for
+// the one that walks the buffer.
+func refArrayElement(in *bufio.Reader) (elem []byte, err error) {
+	depth := 0
+	inString, escaped := false, false
+	for {
+		c, err := in.ReadByte()
+		if err != nil {
+			return elem, err
+		}
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		} else {
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth < 0 {
+					in.UnreadByte()
+					return elem, nil
+				}
+			case ',':
+				if depth == 0 {
+					in.UnreadByte()
+					return elem, nil
+				}
+			}
+		}
+		elem = append(elem, c)
+		if depth == 0 && !inString && (c == '}' || c == ']') {
+			return elem, nil
+		}
+	}
+}
+
+// FuzzArrayElement: array elements are split as the byte-at-a-time reader split
+// them, with elements across the buffer's edges (the smallest buffer bufio allows).
+func FuzzArrayElement(f *testing.F) {
+	entries := readEntries(f, vpcSamples)
+	f.Add(jsonArray(entries[:3]))
+	f.Add(gcloudArray(f, entries[:2]))
+	f.Add([]byte(`[1,"x",[],{},null, "a\"]" , {"b":"\\"}] ]`))
+	f.Add([]byte(`{"a":"unterminated`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d := &entryReader{in: bufio.NewReaderSize(bytes.NewReader(in), 16)}
+		ref := bufio.NewReaderSize(bytes.NewReader(in), 16)
+		for {
+			got, long, err := d.arrayElement()
+			want, wantErr := refArrayElement(ref)
+			if !bytes.Equal(got, want) || long || err != wantErr {
+				t.Fatalf("element %q long=%v err=%v, want %q err=%v", got, long, err, want, wantErr)
+			}
+			if err != nil {
+				return
+			}
+			c1, err1 := d.in.ReadByte()
+			c2, err2 := ref.ReadByte()
+			if c1 != c2 || err1 != err2 {
+				t.Fatalf("after the element: %q %v, want %q %v", c1, err1, c2, err2)
+			}
+			if err1 != nil {
+				return
+			}
+		}
+	})
 }
