@@ -9,7 +9,7 @@ BIN := bin/microseg
 # Every fuzz target, as package:Name:inputs-in-make-test (about 5 s each here).
 FUZZ_TARGETS := ./model:FuzzParsePort:300000x ./model:FuzzParsePrefix:300000x \
 	./hcl:FuzzLoad:10000x ./hcl:FuzzFormat:20000x ./onprem:FuzzParseLoggedPacket:100000x \
-	./providers/aws:FuzzParseFlowLogLine:100000x ./onprem:FuzzDecodeSpool:50000x \
+	./providers/aws:FuzzParseFlowLogLine:100000x ./providers/aws:FuzzDecodeFlowLog:5000x ./onprem:FuzzDecodeSpool:50000x \
 	./onprem:FuzzDecodeConntrack:30000x ./model/verdict:FuzzClassify:20000x \
 	./providers/azure:FuzzDecodeNSGFlowLog:100000x ./providers/azure:FuzzDecodeVNetFlowLog:100000x \
 	./providers/gcp:FuzzDecodeVPCFlowLog:8000x ./providers/gcp:FuzzDecodeFirewallLog:20000x \

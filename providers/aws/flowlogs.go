@@ -208,11 +208,8 @@ func (p *FlowLogParser) Parse(line string) (model.FlowRecord, error) {
 	case parsedFlow:
 		rec.Reporter = line[rep.start:rep.end]
 		return rec, nil
-	case parsedNoData:
-		return model.FlowRecord{}, ErrNoData
-	case parsedSkipData:
-		return model.FlowRecord{}, ErrSkipData
 	}
+	// NODATA and SKIPDATA records are rare: the general parser reads their time.
 	return p.parseSlow(line)
 }
 
@@ -619,9 +616,9 @@ func (p *FlowLogParser) parseSlow(line string) (model.FlowRecord, error) {
 	switch s := raw[roleLogStatus]; s {
 	case "", "OK", "-":
 	case "NODATA":
-		return model.FlowRecord{}, ErrNoData
+		return model.FlowRecord{Time: p.statusTime(&raw)}, ErrNoData
 	case "SKIPDATA":
-		return model.FlowRecord{}, ErrSkipData
+		return model.FlowRecord{Time: p.statusTime(&raw)}, ErrSkipData
 	default:
 		return model.FlowRecord{}, p.malformed(roleLogStatus, s, "is not OK, NODATA or SKIPDATA")
 	}
@@ -637,7 +634,7 @@ func (p *FlowLogParser) parseSlow(line string) (model.FlowRecord, error) {
 	}
 	src, dst := raw[srcRole], raw[dstRole]
 	if src == "" || src == "-" || dst == "" || dst == "-" {
-		return model.FlowRecord{}, ErrNoData
+		return model.FlowRecord{Time: p.statusTime(&raw)}, ErrNoData
 	}
 	if rec.Src, err = netip.ParseAddr(src); err != nil || rec.Src.Zone() != "" {
 		return model.FlowRecord{}, p.malformed(srcRole, src, "is not an IP address")
@@ -908,12 +905,6 @@ func (r *flowReader) record(parser *FlowLogParser, line []byte) error {
 	rep, res := parser.parse(line, &rec)
 	switch res {
 	case parsedFlow:
-	case parsedNoData:
-		r.stats.NoData++
-		return nil
-	case parsedSkipData:
-		r.stats.SkipData++
-		return nil
 	default:
 		if len(bytes.TrimSpace(line)) == 0 {
 			return nil
@@ -935,22 +926,37 @@ func (r *flowReader) record(parser *FlowLogParser, line []byte) error {
 	return nil
 }
 
+// statusTime is the capture window's start of a NODATA or SKIPDATA record (zero when
+// it has none), so that readers count such records only inside their window, like
+// flows: re-reading a day's objects must not count them again.
+func (p *FlowLogParser) statusTime(raw *[numRoles]string) time.Time {
+	if start, err := p.number(raw, roleStart, 63); err == nil && start > 0 {
+		return time.Unix(int64(start), 0).UTC()
+	}
+	return time.Time{}
+}
+
 // deliver counts a parsed record and hands a flow to fn; intern copies Reporter
 // when it points into a reused buffer.
 func (r *flowReader) deliver(rec model.FlowRecord, err error, intern bool) error {
+	outside := !r.since.IsZero() && !rec.Time.IsZero() && rec.Time.Before(r.since)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNoData):
-		r.stats.NoData++
+		if !outside {
+			r.stats.NoData++
+		}
 		return nil
 	case errors.Is(err, ErrSkipData):
-		r.stats.SkipData++
+		if !outside {
+			r.stats.SkipData++
+		}
 		return nil
 	default:
 		r.stats.Malformed++
 		return nil
 	}
-	if !r.since.IsZero() && !rec.Time.IsZero() && rec.Time.Before(r.since) {
+	if outside {
 		return nil
 	}
 	if intern && rec.Reporter != "" {

@@ -385,7 +385,9 @@ func FuzzParseFlowLogLine(f *testing.F) {
 				if !errors.Is(err, ErrMalformed) && err != ErrNoData && err != ErrSkipData {
 					t.Fatalf("Parse(%q): error %v is none of the sentinels", line, err)
 				}
-				if rec != (model.FlowRecord{}) {
+				// NODATA and SKIPDATA carry their capture window's start, so that
+				// readers can leave them out of a window like flows; nothing else.
+				if rec != (model.FlowRecord{Time: rec.Time}) || (!rec.Time.IsZero() && err != ErrNoData && err != ErrSkipData) {
 					t.Fatalf("Parse(%q): error %v with a record %+v", line, err, rec)
 				}
 				continue
@@ -538,4 +540,30 @@ func FuzzDecodeFlowLog(f *testing.F) {
 			t.Fatalf("DecodeFlowLog(%q) = %+v, %+v; line by line %+v, %+v", body, stats, got, wantStats, want)
 		}
 	})
+}
+
+// TestNoDataInsideWindowOnly: NODATA and SKIPDATA records count only when their
+// capture window is inside the read, like flows, so that audits that re-read a day's
+// objects do not count them again.
+func TestNoDataInsideWindowOnly(t *testing.T) {
+	body := strings.Join(DefaultFields, " ") + "\n" +
+		"2 123456789010 eni-1 - - - - - - - 1431280876 1431280934 - NODATA\n" +
+		"2 123456789010 eni-2 - - - - - - - 1431280876 1431280934 - SKIPDATA\n" +
+		"2 123456789010 eni-1 - - - - - - - 1795330800 1795330860 - NODATA\n"
+	for _, tt := range []struct {
+		since        time.Time
+		noData, skip int
+	}{
+		{time.Time{}, 2, 1},
+		{time.Unix(1500000000, 0), 1, 0},
+		{time.Unix(1795330801, 0), 0, 0},
+	} {
+		var stats FlowStats
+		if err := DecodeFlowLog(context.Background(), strings.NewReader(body), "t", tt.since, &stats, func(model.FlowRecord) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if stats.NoData != tt.noData || stats.SkipData != tt.skip {
+			t.Errorf("since %v: %+v, want %d no data and %d skipped", tt.since, stats, tt.noData, tt.skip)
+		}
+	}
 }
