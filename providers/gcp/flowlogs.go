@@ -400,9 +400,17 @@ func (d *entryReader) arrayElement() (elem []byte, long bool, err error) {
 				depth++
 			case '}', ']':
 				depth--
-				if depth < 0 { // the array's own ']' after a bare value
+				if depth < 0 && c == ']' { // the array's own ']' after a bare value
 					collect(chunk[:k])
 					d.in.Discard(k)
+					return d.elem, long, nil
+				}
+				if depth < 0 {
+					// A stray '}' ends the (broken) element with it: left
+					// for the next element, it would end that one at once,
+					// consuming nothing, for ever.
+					collect(chunk[:k+1])
+					d.in.Discard(k + 1)
 					return d.elem, long, nil
 				}
 				if depth == 0 {

@@ -358,6 +358,23 @@ func TestDecodeCutOff(t *testing.T) {
 	}
 }
 
+// TestDecodeStrayBrace: a '}' that closes nothing, between or after array
+// elements, is one malformed element, and reading goes on after it (it used to
+// stop reading for ever).
+func TestDecodeStrayBrace(t *testing.T) {
+	good := vpcEntry(goodConn)
+	for _, in := range []string{
+		`[` + good + `}, ` + good + `]`,
+		`["logName":"x"}, ` + good + `]`,
+		`[` + good + `,}}]`,
+	} {
+		recs, stats := decodeAll(t, DecodeVPCFlowLog, []byte(in), time.Time{})
+		if stats.Malformed == 0 || stats.Records != len(recs) || len(recs) != strings.Count(in, good) {
+			t.Errorf("%.40q...: stats = %+v", in, stats)
+		}
+	}
+}
+
 type failingReader struct{ err error }
 
 func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
@@ -623,7 +640,7 @@ func TestDecodeLongEntry(t *testing.T) {
 }
 
 // refArrayElement is arrayElement as it was, a byte at a time: the reference for
-// the one that walks the buffer.
+// the one that walks the buffer. (It is also fixed not to stop before a stray '}'.)
 func refArrayElement(in *bufio.Reader) (elem []byte, err error) {
 	depth := 0
 	inString, escaped := false, false
@@ -649,9 +666,12 @@ func refArrayElement(in *bufio.Reader) (elem []byte, err error) {
 				depth++
 			case '}', ']':
 				depth--
-				if depth < 0 {
+				if depth < 0 && c == ']' {
 					in.UnreadByte()
 					return elem, nil
+				}
+				if depth < 0 {
+					return append(elem, c), nil
 				}
 			case ',':
 				if depth == 0 {
