@@ -76,7 +76,8 @@ type member struct {
 	folded string // name folded as encoding/json folds it (ASCII upper case)
 	kind   memberKind
 	slot   uint8     // index into entryFields.str or .num, or the schema of an object
-	words  [2]uint64 // name's bytes, little-endian, zero after its end (names are at most 16 bytes)
+	words  [2]uint64 // name's bytes, little-endian, zero after its end (names are at most 15 bytes)
+	masks  [2]uint64 // the bits of words that are the name's
 }
 
 type memberKind uint8
@@ -94,6 +95,8 @@ type schema struct {
 	// index finds the only member a plain name can be, by its length and first
 	// letter (see nameSlot), as 1 + its index in members, or 0 for none.
 	index [64]uint8
+	// byFirst has bit j set for the members whose name starts with the byte.
+	byFirst [256]uint16
 }
 
 // nameSlot hashes a name's length and first letter, in either case; the names of
@@ -148,10 +151,20 @@ var schemas = func() (s [numSchemas]schema) {
 	}
 	for i := range s {
 		for j, m := range def[i] {
+			if len(m.name) > 15 || j >= 16 {
+				panic("gcp: member name " + m.name + " is too long, or its object has too many members")
+			}
 			m.folded = strings.ToUpper(m.name)
 			var w [16]byte
 			copy(w[:], m.name)
 			m.words = [2]uint64{binary.LittleEndian.Uint64(w[:]), binary.LittleEndian.Uint64(w[8:])}
+			for k := range w {
+				if k < len(m.name) {
+					w[k] = 0xff
+				}
+			}
+			m.masks = [2]uint64{binary.LittleEndian.Uint64(w[:]), binary.LittleEndian.Uint64(w[8:])}
+			s[i].byFirst[m.name[0]] |= 1 << j
 			s[i].members = append(s[i].members, m)
 			slot := &s[i].index[nameSlot(len(m.name), m.name[0])]
 			if *slot != 0 {
@@ -243,11 +256,15 @@ func (s *entryScanner) object(b []byte, i int, sc *schema, depth int) (int, erro
 		if i >= len(b) || b[i] != '"' {
 			return i, malformedAt(i, "expected a member name")
 		}
-		end, flags, ok := scanString(b, i)
-		if !ok {
-			return i, malformedAt(i, "bad member name")
+		m, end := sc.exact(b, i)
+		if m == nil {
+			var flags uint8
+			var ok bool
+			if end, flags, ok = scanString(b, i); !ok {
+				return i, malformedAt(i, "bad member name")
+			}
+			m = s.lookup(sc, b[i+1:end-1], flags)
 		}
-		m := s.lookup(sc, b[i+1:end-1], flags)
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return i, malformedAt(i, "expected ':'")
@@ -338,6 +355,24 @@ func (s *entryScanner) memberValue(b []byte, i int, m *member, depth int) (int, 
 	}
 	s.f.num[m.slot] = v
 	return i, nil
+}
+
+// exact returns the member whose name is spelled exactly as the member name at
+// b[i] ('"'), and the index after the name, comparing the entry's bytes with the
+// names in place: the names of the members kept are nearly always written so.
+// Otherwise it returns nil, and the name is to be scanned and looked up.
+func (sc *schema) exact(b []byte, i int) (*member, int) {
+	if i+17 > len(b) {
+		return nil, 0
+	}
+	x0, x1 := binary.LittleEndian.Uint64(b[i+1:]), binary.LittleEndian.Uint64(b[i+9:])
+	for set := sc.byFirst[b[i+1]]; set != 0; set &= set - 1 {
+		m := &sc.members[bits.TrailingZeros16(set)]
+		if x0&m.masks[0] == m.words[0] && x1&m.masks[1] == m.words[1] && b[i+1+len(m.name)] == '"' {
+			return m, i + 2 + len(m.name)
+		}
+	}
+	return nil, 0
 }
 
 // lookup returns the member of sc named name (the raw text between the quotes, as
