@@ -378,9 +378,6 @@ func (sc *schema) exact(b []byte, i int) (*member, int) {
 // lookup returns the member of sc named name (the raw text between the quotes, as
 // scanString flagged it), or nil. encoding/json compares names folded: ASCII
 // letters in upper case, other runes to the smallest of their simple fold orbit.
-//
-// The name is a slice of the entry, and the entry goes on for at least two bytes
-// (the closing quote, ':').
 func (s *entryScanner) lookup(sc *schema, name []byte, flags uint8) *member {
 	if flags == 0 {
 		// Plain ASCII, the usual case: one member at most can match.
