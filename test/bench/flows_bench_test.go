@@ -28,7 +28,12 @@ import (
 // The policy is generated (1,000 segments, 10,000 allows); flows go between its
 // segments' addresses, so every class occurs.
 
-var auditPolicy = policygen.Generate(policygen.Params{Segments: 1_000, Allows: 10_000, Seed: 2})
+var (
+	auditPolicy = policygen.Generate(policygen.Params{Segments: 1_000, Allows: 10_000, Seed: 2})
+	// smallPolicy is the size of a typical application's policy (the three-tier
+	// example has 6 segments and 7 allows), where parsing dominates.
+	smallPolicy = policygen.Generate(policygen.Params{Segments: 12, Allows: 30, Seed: 2})
+)
 
 // segmentAddrs are addresses inside the generated segments.
 func segmentAddrs() []netip.Addr {
@@ -107,9 +112,15 @@ func gcpVPCLog(n int) []byte {
 	return b.Bytes()
 }
 
-// benchDecode runs decode over data b.N times, classifying every record.
+// benchDecode runs decode over data b.N times, classifying every record, against the
+// 1,000-segment policy and against a small one.
 func benchDecode(b *testing.B, data []byte, decode providers.FlowDecoder, wantRecords int) {
-	engine := verdict.New(auditPolicy)
+	b.Run("policy=1000-segments", func(b *testing.B) { benchDecodeWith(b, auditPolicy, data, decode, wantRecords) })
+	b.Run("policy=12-segments", func(b *testing.B) { benchDecodeWith(b, smallPolicy, data, decode, wantRecords) })
+}
+
+func benchDecodeWith(b *testing.B, p *model.Policy, data []byte, decode providers.FlowDecoder, wantRecords int) {
+	engine := verdict.New(p)
 	b.SetBytes(int64(len(data)))
 	peakrss.Reset()
 	var total int
