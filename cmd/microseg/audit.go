@@ -214,6 +214,11 @@ func auditFiles(p *model.Policy, path, format, target string, lookback time.Dura
 	sum := verdict.NewSummary(20000)
 	var first, last time.Time
 	stats, err := src.Flows(context.Background(), since, func(rec model.FlowRecord) error {
+		if rec.Time.IsZero() {
+			// A record without a time (a conntrack -L dump) was seen when it was
+			// exported, at the latest: count it now rather than in year 1.
+			rec.Time = now
+		}
 		sum.Add(&rec, engine.Classify(&rec))
 		if first.IsZero() || rec.Time.Before(first) {
 			first = rec.Time
