@@ -40,15 +40,20 @@ type FlowSource interface {
 	Flows(ctx context.Context, since time.Time, fn func(model.FlowRecord) error) (FlowStats, error)
 }
 
-// ResumableFlowSource is a FlowSource made of named objects read in ascending name
-// order (S3 objects, blobs, GCS objects, files), so that a reader that stopped can go
-// on where it stopped without reading anything twice.
+// ResumableFlowSource is a FlowSource made of objects read in an order it can
+// resume in (S3 objects, blobs, GCS objects, files), so that a reader that stopped
+// can go on where it stopped without reading anything twice.
 type ResumableFlowSource interface {
 	FlowSource
-	// FlowsAfter is Flows over the objects whose names sort after after (all of
-	// them when after is ""). done is called with an object's name once every flow
-	// of it has been handed to fn; a checkpoint taken there is exact. An error from
-	// done stops the stream like one from fn.
+	// FlowsAfter is Flows over the objects that the checkpoint after does not
+	// cover (all of them when after is ""). done is called with a checkpoint once
+	// every flow of an object has been handed to fn, when every flow handed to fn
+	// so far is of an object the checkpoint covers; a checkpoint taken there is
+	// exact. A checkpoint is whatever done gave: for most sources an object's name,
+	// covering the names that sort up to it; for some an opaque string (Azure flow
+	// log blobs hold a position per resource). Callers store it and pass it back
+	// as after unchanged, and never read it. An error from done stops the stream
+	// like one from fn.
 	FlowsAfter(ctx context.Context, since time.Time, after string, fn func(model.FlowRecord) error, done func(object string) error) (FlowStats, error)
 }
 

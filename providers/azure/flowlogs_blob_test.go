@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -159,6 +160,16 @@ func hourDocument(vnet bool, hour time.Time, minutes, tuples int) []byte {
 	return buf.Bytes()
 }
 
+// checkpointOf is the checkpoint after names, in name order, were read.
+func checkpointOf(names ...string) string {
+	cp := blobCheckpoint{}
+	for _, name := range names {
+		resource, rest := splitBlobName(name)
+		cp[resource] = rest
+	}
+	return cp.encode()
+}
+
 func upload(t *testing.T, c *azblob.Client, container string, blobs map[string][]byte) {
 	t.Helper()
 	ctx := context.Background()
@@ -219,8 +230,12 @@ func TestBlobFlowLogs(t *testing.T) {
 			if want := (FlowStats{Records: len(names) * perBlob, Objects: len(names)}); stats != want || len(got) != want.Records {
 				t.Fatalf("stats %+v, %d records; want %+v", stats, len(got), want)
 			}
-			if !slices.Equal(doneNames, names) {
-				t.Errorf("done with %q, want every blob in name order %q", doneNames, names)
+			var want []string
+			for _, name := range names {
+				want = append(want, checkpointOf(name))
+			}
+			if !slices.Equal(doneNames, want) {
+				t.Errorf("done with %q, want the checkpoint of every blob in name order %q", doneNames, want)
 			}
 			for _, r := range got {
 				if r.Target != "prod" || r.Reporter == "" || r.DstPort != 5432 {
@@ -261,8 +276,8 @@ func TestBlobFlowLogs(t *testing.T) {
 			if err != stop {
 				t.Fatalf("err = %v, want the callback's own", err)
 			}
-			if checkpoint != names[2] {
-				t.Fatalf("checkpoint %q, want %q", checkpoint, names[2])
+			if want := checkpointOf(names[2]); checkpoint != want {
+				t.Fatalf("checkpoint %q, want %q", checkpoint, want)
 			}
 			first = first[:3*perBlob] // what the checkpoint covers
 			var rest []model.FlowRecord
@@ -323,21 +338,24 @@ func TestBlobFlowLogsFaults(t *testing.T) {
 	if want := (FlowStats{Records: 5*8 + 4, Malformed: 2, Objects: 5}); stats != want {
 		t.Errorf("stats %+v, want %+v", stats, want)
 	}
-	if want := names[:5]; !slices.Equal(done, want) {
-		t.Errorf("done %q, want %q (not the growing blob, nor any after it)", done, want)
+	want := []string{checkpointOf(names[0]), checkpointOf(names[1]), checkpointOf(names[2]), checkpointOf(names[3]), checkpointOf(names[4]),
+		checkpointOf(names[4], names[6])}
+	if !slices.Equal(done, want) {
+		t.Errorf("done %q, want %q (not the growing blob, and DB-NSG's blob despite it)", done, want)
 	}
 	if len(malformed) != 2 || !strings.Contains(malformed[0], "ends early") || !strings.Contains(malformed[1], "at byte 0: invalid character '<'") {
 		t.Errorf("malformed blobs: %q", malformed)
 	}
 
-	// Once settled, the checkpoint goes on; resuming from it reads only DB-NSG.
+	// Once settled, the checkpoint goes on; resuming from names[4] (a plain name,
+	// as earlier versions checkpointed) reads the rest.
 	src.Now = func() time.Time { return h(24).Add(DefaultSettle) }
 	done = nil
 	stats, err = src.FlowsAfter(ctx, time.Time{}, names[4], func(model.FlowRecord) error { return nil }, func(name string) error {
 		done = append(done, name)
 		return nil
 	})
-	if err != nil || stats != (FlowStats{Records: 16, Objects: 2}) || !slices.Equal(done, names[5:]) {
+	if err != nil || stats != (FlowStats{Records: 16, Objects: 2}) || !slices.Equal(done, []string{checkpointOf(names[5]), checkpointOf(names[5], names[6])}) {
 		t.Errorf("after %q: %+v, %v, done %q", names[4], stats, err, done)
 	}
 
@@ -379,4 +397,324 @@ func TestBlobHour(t *testing.T) {
 			t.Errorf("BlobHour(%q) = %v, %v; want %q", name, s, ok, want)
 		}
 	}
+}
+
+// blobSet is a test container's flow log blobs, with the flows of each.
+type blobSet struct {
+	t         *testing.T
+	client    *azblob.Client
+	container string
+	flows     map[string][]model.FlowRecord
+}
+
+func newBlobSet(t *testing.T, client *azblob.Client, container string) *blobSet {
+	t.Helper()
+	upload(t, client, container, nil)
+	return &blobSet{t: t, client: client, container: container, flows: map[string][]model.FlowRecord{}}
+}
+
+// put uploads (or replaces) an NSG flow log blob.
+func (s *blobSet) put(name string, body []byte) {
+	s.t.Helper()
+	if _, err := s.client.UploadBuffer(context.Background(), s.container, name, body, nil); err != nil {
+		s.t.Fatalf("upload %s: %v", name, err)
+	}
+	var flows []model.FlowRecord
+	var stats FlowStats
+	if err := DecodeNSGFlowLog(context.Background(), bytes.NewReader(body), "prod", time.Time{}, &stats, func(r model.FlowRecord) error {
+		flows = append(flows, r)
+		return nil
+	}); err != nil {
+		s.t.Fatalf("decode %s: %v", name, err)
+	}
+	s.flows[name] = flows
+}
+
+// all counts the flows of every blob.
+func (s *blobSet) all() map[model.FlowRecord]int {
+	n := map[model.FlowRecord]int{}
+	for _, flows := range s.flows {
+		for _, r := range flows {
+			n[r]++
+		}
+	}
+	return n
+}
+
+// covered counts the flows of the blobs a checkpoint covers.
+func (s *blobSet) covered(checkpoint string) int {
+	s.t.Helper()
+	cp, floor, err := parseBlobCheckpoint(checkpoint, "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := 0
+	for name, flows := range s.flows {
+		resource, rest := splitBlobName(name)
+		if last, ok := cp[resource]; ok && rest <= last || floor != "" && name <= floor {
+			n += len(flows)
+		}
+	}
+	return n
+}
+
+// read runs FlowsAfter from after. At every call of done it checks that the flows
+// handed to fn so far are exactly those of the blobs the new checkpoint covers and
+// after did not: what an audit stores with the checkpoint is what a resumed
+// attempt skips.
+func (s *blobSet) read(src *BlobFlowLogs, after string, fn func(model.FlowRecord) error) (flows []model.FlowRecord, checkpoints []string, stats FlowStats, err error) {
+	s.t.Helper()
+	before := s.covered(after)
+	stats, err = src.FlowsAfter(context.Background(), time.Time{}, after, func(r model.FlowRecord) error {
+		if fn != nil {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		flows = append(flows, r)
+		return nil
+	}, func(checkpoint string) error {
+		if got, want := len(flows), s.covered(checkpoint)-before; got != want {
+			s.t.Errorf("checkpoint %q after %d flows; it covers %d", checkpoint, got, want)
+		}
+		checkpoints = append(checkpoints, checkpoint)
+		return nil
+	})
+	return flows, checkpoints, stats, err
+}
+
+// counts counts flows.
+func counts(flows ...[]model.FlowRecord) map[model.FlowRecord]int {
+	n := map[model.FlowRecord]int{}
+	for _, fs := range flows {
+		for _, r := range fs {
+			n[r]++
+		}
+	}
+	return n
+}
+
+func last(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
+}
+
+// TestBlobFlowLogsResources reads two NSGs whose hours interleave, through one
+// reader: a checkpoint taken in the second NSG does not hide the first one's new
+// hours, which sort before it.
+func TestBlobFlowLogsResources(t *testing.T) {
+	client := startAzurite(t)
+	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	h := func(i int) time.Time { return day.Add(time.Duration(i) * time.Hour) }
+	app := func(i int, mac string) string { return blobName(false, "APP-NSG", h(i), mac) }
+	web := func(i int) string { return blobName(false, "WEB-NSG", h(i), "000D3AF8801B") }
+	set := newBlobSet(t, client, "nsg-resources")
+	set.put(app(1, "000D3AF8801A"), hourDocument(false, h(1), 2, 3))
+	set.put(app(1, "000D3AF8801C"), hourDocument(false, h(1), 3, 3))
+	set.put(app(3, "000D3AF8801A"), hourDocument(false, h(3), 2, 3))
+	set.put(app(5, "000D3AF8801A"), hourDocument(false, h(5), 2, 3))
+	set.put(web(2), hourDocument(false, h(2), 2, 4))
+	set.put(web(4), hourDocument(false, h(4), 2, 4))
+	set.put(web(6), hourDocument(false, h(6), 2, 4))
+	src := &BlobFlowLogs{Client: client, Container: "nsg-resources", Format: FormatNSG, Target: "prod",
+		Now: func() time.Time { return h(30) }, ListPageSize: 2}
+
+	flows, checkpoints, stats, err := set.read(src, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Objects != 7 || !maps.Equal(counts(flows), set.all()) {
+		t.Errorf("read everything: %+v, flows are not every blob's once", stats)
+	}
+	if got, want := last(checkpoints), checkpointOf(app(5, "000D3AF8801A"), web(6)); len(checkpoints) != 7 || got != want {
+		t.Errorf("%d checkpoints, the last %q; want 7, the last %q", len(checkpoints), got, want)
+	}
+
+	// Stop in WEB-NSG's hour 4.
+	stop := errors.New("stop")
+	stopAt := 0
+	for _, name := range []string{app(1, "000D3AF8801A"), app(1, "000D3AF8801C"), app(3, "000D3AF8801A"), app(5, "000D3AF8801A"), web(2)} {
+		stopAt += len(set.flows[name])
+	}
+	first, checkpoints, _, err := set.read(src, "", func(model.FlowRecord) error {
+		if stopAt == -2 {
+			return stop
+		}
+		stopAt--
+		return nil
+	})
+	if err != stop {
+		t.Fatalf("err = %v, want the callback's own", err)
+	}
+	mid := last(checkpoints)
+	if want := checkpointOf(app(5, "000D3AF8801A"), web(2)); mid != want {
+		t.Fatalf("checkpoint %q, want %q", mid, want)
+	}
+	first = first[:set.covered(mid)] // what an audit stored with the checkpoint
+
+	// A plain name, as earlier versions checkpointed: the blobs up to it are
+	// skipped, and the checkpoints given to done hold APP-NSG's place too.
+	_, plainCheckpoints, stats, err := set.read(src, web(2), nil)
+	if err != nil || stats.Objects != 2 || last(plainCheckpoints) != checkpointOf(app(5, "000D3AF8801A"), web(6)) {
+		t.Errorf("after the plain name %q: %+v, %v, checkpoints %q", web(2), stats, err, plainCheckpoints)
+	}
+
+	// New hours of both, APP-NSG's sorting before WEB-NSG's checkpoint.
+	set.put(app(7, "000D3AF8801A"), hourDocument(false, h(7), 2, 3))
+	set.put(web(8), hourDocument(false, h(8), 2, 4))
+	rest, checkpoints, stats, err := set.read(src, mid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Objects != 4 || !maps.Equal(counts(first, rest), set.all()) {
+		t.Errorf("resumed after %q: %+v; the flows before and after the checkpoint are not every blob's once", mid, stats)
+	}
+	if got, want := last(checkpoints), checkpointOf(app(7, "000D3AF8801A"), web(8)); got != want {
+		t.Errorf("last checkpoint %q, want %q", got, want)
+	}
+
+	// From the checkpoint the plain name turned into: only the new hours.
+	_, _, stats, err = set.read(src, last(plainCheckpoints), nil)
+	if err != nil || stats.Objects != 2 {
+		t.Errorf("after %q: %+v, %v; want the 2 new hours", last(plainCheckpoints), stats, err)
+	}
+}
+
+// TestBlobFlowLogsGrowing: the blob of an hour still growing in one NSG is read
+// last, and holds back that NSG's checkpoint only; once it has grown and settled, a
+// resumed read reads it whole, and nothing else.
+func TestBlobFlowLogsGrowing(t *testing.T) {
+	client := startAzurite(t)
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	h := func(i int) time.Time { return day.Add(time.Duration(i) * time.Hour) }
+	app := func(i int) string { return blobName(false, "APP-NSG", h(i), "000D3AF8801A") }
+	web := func(i int) string { return blobName(false, "WEB-NSG", h(i), "000D3AF8801B") }
+	set := newBlobSet(t, client, "nsg-growing")
+	set.put(app(1), hourDocument(false, h(1), 2, 3))
+	set.put(app(23), hourDocument(false, h(23), 2, 3)) // growing
+	set.put(web(2), hourDocument(false, h(2), 2, 4))
+	set.put(web(22), hourDocument(false, h(22), 2, 4)) // ended 30 minutes ago
+	now := h(23).Add(30 * time.Minute)
+	src := &BlobFlowLogs{Client: client, Container: "nsg-growing", Format: FormatNSG, Target: "prod",
+		Now: func() time.Time { return now }}
+
+	flows, checkpoints, stats, err := set.read(src, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Objects != 4 || !maps.Equal(counts(flows), set.all()) {
+		t.Errorf("%+v; the flows are not every blob's once", stats)
+	}
+	want := []string{checkpointOf(app(1)), checkpointOf(app(1), web(2)), checkpointOf(app(1), web(22))}
+	if !slices.Equal(checkpoints, want) {
+		t.Errorf("checkpoints %q, want %q", checkpoints, want)
+	}
+	stored := flows[:set.covered(last(checkpoints))]
+
+	// Still growing: the resumed read reads it again and checkpoints nothing.
+	set.put(app(23), hourDocument(false, h(23), 4, 3))
+	_, checkpoints, stats, err = set.read(src, want[2], nil)
+	if err != nil || stats != (FlowStats{Records: 12, Objects: 1}) || checkpoints != nil {
+		t.Errorf("still growing: %+v, %v, checkpoints %q", stats, err, checkpoints)
+	}
+
+	// Grown and settled: read whole, and the checkpoint moves past it.
+	set.put(app(23), hourDocument(false, h(23), 6, 3))
+	now = h(24).Add(DefaultSettle)
+	rest, checkpoints, stats, err := set.read(src, want[2], nil)
+	if err != nil || stats != (FlowStats{Records: 18, Objects: 1}) || !slices.Equal(checkpoints, []string{checkpointOf(app(23), web(22))}) {
+		t.Errorf("settled: %+v, %v, checkpoints %q", stats, err, checkpoints)
+	}
+	if !maps.Equal(counts(stored, rest), set.all()) {
+		t.Error("the flows stored with the checkpoint and read after it are not every blob's once")
+	}
+
+	// A checkpoint of no known form is an error, and nothing is read.
+	var n int
+	_, err = src.FlowsAfter(context.Background(), time.Time{}, "APP-NSG hour 23", func(model.FlowRecord) error { n++; return nil }, nil)
+	if err == nil || n != 0 || !strings.Contains(err.Error(), `checkpoint "APP-NSG hour 23"`) {
+		t.Errorf("garbage checkpoint: %v, %d flows", err, n)
+	}
+}
+
+func TestBlobCheckpoint(t *testing.T) {
+	day := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	names := []string{
+		blobName(false, "APP-NSG", day, "000D3AF8801A"),
+		blobName(false, "R&D<NSG>", day.Add(time.Hour), "000D3AF8801A"),
+		blobName(true, "", day, "00224871C205"),
+		"exports/2026-11.json.gz", // no hour folders
+		"/y=2026/m=11/d=22/h=10/m=00/PT1H.json",
+	}
+	s := checkpointOf(names...)
+	cp, floor, err := parseBlobCheckpoint(s, "")
+	if err != nil || floor != "" || len(cp) != len(names) || cp.encode() != s {
+		t.Fatalf("parse(%q) = %q, %q, %v", s, cp, floor, err)
+	}
+	for _, name := range names {
+		resource, rest := splitBlobName(name)
+		if cp[resource] != rest || resource+rest != name {
+			t.Errorf("%q: resource %q, rest %q, in the checkpoint %q", name, resource, rest, cp[resource])
+		}
+	}
+	if cp, floor, err := parseBlobCheckpoint(names[0], "resourceId="); err != nil || floor != names[0] || len(cp) != 0 {
+		t.Errorf("plain name: %q, %q, %v", cp, floor, err)
+	}
+
+	for _, tc := range []struct{ after, prefix, err string }{
+		{"garbage", "", `checkpoint "garbage": neither`},
+		{"resourceId=/A/y=2026/m=11/d=22/h=10/m=00/readme.txt", "", "neither"},
+		{names[0], "flowLogResourceID=", "not under prefix"},
+		{s, "resourceId=", "not under prefix"},
+		{"{", "", "unexpected EOF"},
+		{`{"azureFlowLogCheckpoint":2,"after":{}}`, "", "version 2, want 1"},
+		{`{"azureFlowLogCheckpoint":1,"after":{},"since":3}`, "", "unknown field"},
+		{`{"azureFlowLogCheckpoint":1,"after":{"resourceId=/A/":"PT1H.json"}}`, "", `resource "resourceId=/A/": "PT1H.json" is not`},
+		{`{"azureFlowLogCheckpoint":1,"after":{"resourceId=/A/":"y=2026/m=11/d=22/h=10/m=00/a.txt"}}`, "", "is not the rest"},
+		{`{"azureFlowLogCheckpoint":1, "after":{}}`, "", "not as this reader writes"},
+		{`{"azureFlowLogCheckpoint":1,"after":{}}{}`, "", "not as this reader writes"},
+	} {
+		cp, floor, err := parseBlobCheckpoint(tc.after, tc.prefix)
+		if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "checkpoint") || cp != nil || floor != "" {
+			t.Errorf("parse(%q, %q) = %q, %q, %v; want an error with %q", tc.after, tc.prefix, cp, floor, err, tc.err)
+		}
+	}
+}
+
+// FuzzBlobCheckpoint: a checkpoint parses only if it is a blob name or exactly what
+// encode writes for what it parses to.
+func FuzzBlobCheckpoint(f *testing.F) {
+	day := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	a, b := blobName(false, "APP-NSG", day, "000D3AF8801A"), blobName(true, "", day, "00224871C205")
+	for _, s := range []string{"", a, checkpointOf(a), checkpointOf(a, b, "x.json"), "{}", `{"azureFlowLogCheckpoint":1,"after":{"":"y.json"}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cp, floor, err := parseBlobCheckpoint(s, "")
+		switch {
+		case err != nil:
+			if cp != nil || floor != "" {
+				t.Fatalf("error %v with %q, %q", err, cp, floor)
+			}
+		case floor != "":
+			if floor != s || !isFlowLogBlob(s) || len(cp) != 0 {
+				t.Fatalf("plain name %q: %q, %q", s, cp, floor)
+			}
+		case s == "":
+			if len(cp) != 0 {
+				t.Fatalf("empty: %q", cp)
+			}
+		default:
+			if got := cp.encode(); got != s {
+				t.Fatalf("parsed %q, encoded again %q", s, got)
+			}
+			for resource, rest := range cp {
+				if r, s := splitBlobName(resource + rest); r != resource || s != rest {
+					t.Fatalf("%q %q splits into %q %q", resource, rest, r, s)
+				}
+			}
+		}
+	})
 }
