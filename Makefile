@@ -12,6 +12,7 @@ FUZZ_TARGETS := ./model:FuzzParsePort:300000x ./model:FuzzParsePrefix:300000x \
 	./providers/aws:FuzzParseFlowLogLine:100000x ./providers/aws:FuzzDecodeFlowLog:5000x ./onprem:FuzzDecodeSpool:50000x \
 	./onprem:FuzzDecodeConntrack:30000x ./model/verdict:FuzzClassify:20000x \
 	./providers/azure:FuzzDecodeNSGFlowLog:100000x ./providers/azure:FuzzDecodeVNetFlowLog:100000x \
+	./providers/azure:FuzzBlobCheckpoint:80000x \
 	./providers/gcp:FuzzDecodeVPCFlowLog:20000x ./providers/gcp:FuzzDecodeFirewallLog:20000x \
 	./providers/gcp:FuzzScanEntryMatchesJSON:15000x ./providers/gcp:FuzzArrayElement:20000x \
 	./workflows/results:FuzzParseDSN:100000x ./test:FuzzDiscoverRoundTrip:6000x
