@@ -98,6 +98,11 @@ type addrSet struct {
 	best       int32 // the most specific peer, or -1 for none
 	segment    bool  // a segment contains the addresses
 	enforced   bool  // an enforce-mode segment contains them
+	// out and in say whether any peer of the set has edges from it or to it; a set
+	// without them permits nothing, found without a probe.
+	out, in bool
+	id      uint32 // the set's own index, which a Classifier remembers tuples by
+	label   string // the label of best, or "": what Verdict.Src and Dst take
 }
 
 // setInterner gives each distinct set of peer hits one index, shared by both

@@ -22,16 +22,14 @@ type Engine struct {
 	setPeers []int32   // the peers of every set, as addrSet.first and end delimit them
 	v4       table4
 	v6       table6
-	// The edges of from peer f, sorted by to peer, are edges[edgeStart[f]:edgeStart[f+1]];
-	// the edges into peer t, sorted by from peer, are inEdges[inStart[t]:inStart[t+1]].
-	// A network like the internet has an edge to half the segments, and a lookup
-	// searches whichever of the two lists is shorter.
-	edgeStart []int32
-	edges     []edge
-	inStart   []int32
-	inEdges   []inEdge
-	ranges    []portRange // every edge's port ranges, an edge's together
-	grants    []grant     // by rank
+	// edges is an open-addressing hash table of every (from peer, to peer) pair
+	// that has permissions, found by one probe or two: a binary search over a
+	// peer's edges (a network like the internet has thousands) touched a cache
+	// line per step.
+	edges    []edge
+	edgeMask uint64
+	ranges   []portRange // every edge's port ranges, an edge's together
+	grants   []grant     // by rank
 }
 
 // peer is a segment or a network. Peers are numbered segments first, then
@@ -40,19 +38,25 @@ type peer struct {
 	label    string // "segment.NAME" or "network.NAME", as verdicts name it
 	segment  bool
 	enforced bool // a segment in enforce mode
+	out, in  bool // the peer has edges from it, to it
 }
 
-// edge says that the pair (its from peer, to) has permissions: every protocol and
-// port with the grant of rank all (noGrant for none), and ranges[first:end].
+// edge says that the pair key (from peer << 32 | to peer) has permissions: every
+// protocol and port with the grant of rank all (noGrant for none), and
+// ranges[first:end]. An empty slot has key emptyEdge.
 type edge struct {
-	to, all    int32
+	key        uint64
+	all        int32
 	first, end int32
 }
 
-// inEdge is edges[edge] seen from its to peer.
-type inEdge struct {
-	from, edge int32
-}
+const emptyEdge = ^uint64(0)
+
+func edgeKey(from, to int32) uint64 { return uint64(uint32(from))<<32 | uint64(uint32(to)) }
+
+// edgeSlot is where the probe for key starts: a multiplicative hash, whose high bits
+// mix every bit of both peers.
+func edgeSlot(key, mask uint64) uint64 { return (key * 0x9e3779b97f4a7c15 >> 32) & mask }
 
 // grant names an allow and one of its services; grants are ranked by these names.
 type grant struct {
@@ -107,6 +111,18 @@ func New(p *model.Policy) *Engine {
 	e.v6 = newTable6(v6, sets)
 	e.sets, e.setPeers = sets.sets, sets.setPeers
 	e.compileGrants(analysis.Flows(p), index)
+	// What a verdict needs of a set's peers, copied into the set: one cache line.
+	for i := range e.sets {
+		set := &e.sets[i]
+		set.id = uint32(i)
+		if set.best >= 0 {
+			set.label = e.peers[set.best].label
+		}
+		for _, id := range e.setPeers[set.first:set.end] {
+			set.out = set.out || e.peers[id].out
+			set.in = set.in || e.peers[id].in
+		}
+	}
 	return e
 }
 
@@ -165,69 +181,67 @@ func (e *Engine) compileGrants(flows []analysis.Flow, index map[model.PeerRef]in
 		}
 		return int(a.to - b.to)
 	})
-	e.edgeStart = make([]int32, len(e.peers)+1)
-	next := 0
-	for from := range e.peers {
-		e.edgeStart[from] = int32(len(e.edges))
-		for ; next < len(pairs) && pairs[next].from == int32(from); next++ {
-			k := pairs[next]
-			t := newPortTable(byPair[k])
-			if t.all == noGrant && len(t.ranges) == 0 {
-				continue
-			}
-			first := int32(len(e.ranges))
-			e.ranges = append(e.ranges, t.ranges...)
-			e.edges = append(e.edges, edge{to: k.to, all: t.all, first: first, end: int32(len(e.ranges))})
+	type pending struct {
+		key        uint64
+		all        int32
+		first, end int32
+	}
+	var found []pending
+	for _, k := range pairs {
+		t := newPortTable(byPair[k])
+		if t.all == noGrant && len(t.ranges) == 0 {
+			continue
 		}
-	}
-	e.edgeStart[len(e.peers)] = int32(len(e.edges))
-
-	// The same edges by to peer: count, place, and they come out sorted by from
-	// peer because the edges are.
-	e.inStart = make([]int32, len(e.peers)+1)
-	for _, ed := range e.edges {
-		e.inStart[ed.to+1]++
-	}
-	for t := range e.peers {
-		e.inStart[t+1] += e.inStart[t]
-	}
-	e.inEdges = make([]inEdge, len(e.edges))
-	fill := slices.Clone(e.inStart[:len(e.peers)])
-	for from := range e.peers {
-		for i := e.edgeStart[from]; i < e.edgeStart[from+1]; i++ {
-			to := e.edges[i].to
-			e.inEdges[fill[to]] = inEdge{from: int32(from), edge: i}
-			fill[to]++
+		first := int32(len(e.ranges))
+		for _, r := range t.ranges {
+			r.grant = e.grants[r.rank]
+			e.ranges = append(e.ranges, r)
 		}
+		found = append(found, pending{edgeKey(k.from, k.to), t.all, first, int32(len(e.ranges))})
+		e.peers[k.from].out = true
+		e.peers[k.to].in = true
+	}
+	// At most half full, so that a probe rarely goes past its first slot.
+	size := 4
+	for size < 2*len(found) {
+		size *= 2
+	}
+	e.edges = make([]edge, size)
+	for i := range e.edges {
+		e.edges[i].key = emptyEdge
+	}
+	e.edgeMask = uint64(size - 1)
+	for _, f := range found {
+		i := edgeSlot(f.key, e.edgeMask)
+		for e.edges[i].key != emptyEdge {
+			i = (i + 1) & e.edgeMask
+		}
+		e.edges[i] = edge{key: f.key, all: f.all, first: f.first, end: f.end}
 	}
 }
 
 // Classify gives the verdict on one flow record. It allocates nothing: the strings
 // of the verdict are the engine's own.
 func (e *Engine) Classify(r *model.FlowRecord) Verdict {
-	src := &e.sets[e.lookup(r.Src)]
-	dst := &e.sets[e.lookup(r.Dst)]
-	var v Verdict
-	if src.best >= 0 {
-		v.Src = e.peers[src.best].label
-	}
-	if dst.best >= 0 {
-		v.Dst = e.peers[dst.best].label
-	}
+	return e.classify(r, &e.sets[e.lookup(r.Src)], &e.sets[e.lookup(r.Dst)])
+}
+
+// classify is Classify once the addresses are resolved to their sets.
+func (e *Engine) classify(r *model.FlowRecord, src, dst *addrSet) Verdict {
+	v := Verdict{Src: src.label, Dst: dst.label}
 	if !src.segment && !dst.segment {
 		v.Class = Unknown
 		return v
 	}
 	v.Enforced = src.enforced || dst.enforced
-	rank := e.permits(src, dst, r.Protocol, r.DstPort)
+	rank, g := e.permits(src, dst, r.Protocol, r.DstPort)
 	if rank == noGrant {
 		// The reply of a connection the policy allows the other way.
-		if rank = e.permits(dst, src, r.Protocol, reversePort(r)); rank != noGrant {
+		if rank, g = e.permits(dst, src, r.Protocol, reversePort(r)); rank != noGrant {
 			v.Return = true
 		}
 	}
 	if rank != noGrant {
-		g := &e.grants[rank]
 		v.Allow, v.Service = g.allow, g.service
 		if r.Action == model.FlowDrop {
 			v.Class = WantedButBlocked
@@ -264,62 +278,60 @@ func (e *Engine) lookup(a netip.Addr) int32 {
 }
 
 // permits returns the best rank of a grant that lets any peer of from reach any peer
-// of to on port of proto, or noGrant.
-func (e *Engine) permits(from, to *addrSet, proto model.Protocol, port uint16) int32 {
-	best := int32(noGrant)
+// of to on port of proto, and the grant, or noGrant and nil.
+func (e *Engine) permits(from, to *addrSet, proto model.Protocol, port uint16) (int32, *grant) {
+	if !from.out || !to.in {
+		return noGrant, nil
+	}
+	best, bestGrant := int32(noGrant), (*grant)(nil)
 	toPeers := e.setPeers[to.first:to.end]
 	for _, f := range e.setPeers[from.first:from.end] {
-		out := e.edges[e.edgeStart[f]:e.edgeStart[f+1]]
-		if len(out) == 0 {
-			continue
-		}
 		for _, t := range toPeers {
-			ed := e.findEdge(out, f, t)
-			if ed == nil {
-				continue
+			if ed := e.findEdge(f, t); ed != nil {
+				best, bestGrant = e.edgePermits(ed, proto, port, best, bestGrant)
 			}
-			r := ed.all
-			if ed.first < ed.end {
-				r = min(r, lookupRanges(e.ranges[ed.first:ed.end], proto, port))
-			}
-			best = min(best, r)
 		}
 	}
-	return best
+	return best, bestGrant
 }
 
-// findEdge returns the edge from f to t, or nil, searching out (f's edges) or the
-// edges into t, whichever is shorter.
-func (e *Engine) findEdge(out []edge, f, t int32) *edge {
-	in := e.inEdges[e.inStart[t]:e.inStart[t+1]]
-	if len(in) < len(out) {
-		lo, hi := 0, len(in)
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if in[m].from < f {
-				lo = m + 1
-			} else {
-				hi = m
+// edgePermits returns the better of (best, bestGrant) and what ed grants on port
+// of proto.
+func (e *Engine) edgePermits(ed *edge, proto model.Protocol, port uint16, best int32, bestGrant *grant) (int32, *grant) {
+	if ed.first < ed.end {
+		if i := lookupRanges(e.ranges[ed.first:ed.end], proto, port); i >= 0 {
+			// A range holds only ranks better than the pair's "all".
+			if r := &e.ranges[int(ed.first)+i]; r.rank < best {
+				return r.rank, &r.grant
 			}
-		}
-		if lo < len(in) && in[lo].from == f {
-			return &e.edges[in[lo].edge]
-		}
-		return nil
-	}
-	lo, hi := 0, len(out)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if out[m].to < t {
-			lo = m + 1
-		} else {
-			hi = m
+			return best, bestGrant
 		}
 	}
-	if lo < len(out) && out[lo].to == t {
-		return &out[lo]
+	if ed.all < best {
+		return ed.all, &e.grants[ed.all]
+	}
+	return best, bestGrant
+}
+
+// findEdge returns the edge from f to t, or nil.
+func (e *Engine) findEdge(f, t int32) *edge {
+	if i := e.edgeIndex(f, t); i >= 0 {
+		return &e.edges[i]
 	}
 	return nil
+}
+
+// edgeIndex returns the index in e.edges of the edge from f to t, or -1.
+func (e *Engine) edgeIndex(f, t int32) int32 {
+	key := edgeKey(f, t)
+	for i := edgeSlot(key, e.edgeMask); ; i = (i + 1) & e.edgeMask {
+		switch e.edges[i].key {
+		case key:
+			return int32(i)
+		case emptyEdge:
+			return -1
+		}
+	}
 }
 
 // reversePort is the destination port of the flow a record would be the reply to:

@@ -17,11 +17,14 @@ type portGrant struct {
 	rank int32
 }
 
-// portRange is one protocol's ports [first, last] and the best grant covering them.
+// portRange is one protocol's ports [first, last] and the best grant covering them,
+// by rank and by name: the names sit next to the ports, so that the verdict does not
+// take another cache miss to fetch them.
 type portRange struct {
 	proto       model.Protocol
 	first, last uint16
 	rank        int32
+	grant       grant
 }
 
 // portTable is what one (from, to) pair of peers permits: disjoint ranges sorted by
@@ -85,15 +88,15 @@ func newPortTable(grants []portGrant) portTable {
 					continue
 				}
 			}
-			t.ranges = append(t.ranges, portRange{proto, first, last, rank})
+			t.ranges = append(t.ranges, portRange{proto: proto, first: first, last: last, rank: rank})
 		}
 	}
 	return t
 }
 
-// lookupRanges returns the best rank of ranges (one table's, sorted and disjoint)
-// that permits port of proto, or noGrant.
-func lookupRanges(r []portRange, proto model.Protocol, port uint16) int32 {
+// lookupRanges returns the index of the range of ranges (one table's, sorted and
+// disjoint) that permits port of proto, or -1.
+func lookupRanges(r []portRange, proto model.Protocol, port uint16) int {
 	if len(r) <= 8 {
 		// Most pairs have a range or two: a scan beats a search.
 		for i := range r {
@@ -102,10 +105,10 @@ func lookupRanges(r []portRange, proto model.Protocol, port uint16) int32 {
 				break
 			}
 			if x.proto == proto && port <= x.last {
-				return x.rank
+				return i
 			}
 		}
-		return noGrant
+		return -1
 	}
 	// Find the first range that starts after (proto, port); the one before it is the
 	// only one that can hold the port.
@@ -120,8 +123,8 @@ func lookupRanges(r []portRange, proto model.Protocol, port uint16) int32 {
 	}
 	if lo > 0 {
 		if x := &r[lo-1]; x.proto == proto && port <= x.last {
-			return x.rank
+			return lo - 1
 		}
 	}
-	return noGrant
+	return -1
 }

@@ -339,6 +339,48 @@ func TestClassifyMatchesReference(t *testing.T) {
 	t.Logf("classes %v, return traffic %d", classes, returns)
 }
 
+// TestClassifierMatchesReference checks the cached path: records drawn from a small
+// pool, so that the Classifier's tables hit, and some fresh ones, so that they miss
+// and get overwritten, every verdict compared with the reference and the Engine.
+func TestClassifierMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	policies := 300
+	if testing.Short() {
+		policies = 50
+	}
+	for i := range policies {
+		p := randomPolicy(rng)
+		e := New(p)
+		c := e.NewClassifier()
+		pool := make([]model.FlowRecord, 8)
+		for k := range pool {
+			pool[k] = randomRecord(rng)
+		}
+		for range 200 {
+			var r model.FlowRecord
+			switch k := rng.IntN(4); k {
+			case 0:
+				r = randomRecord(rng)
+			case 1:
+				// A pooled flow's addresses with new ports: the address and pair
+				// tables hit, the ports differ.
+				r = pool[rng.IntN(len(pool))]
+				q := randomRecord(rng)
+				r.SrcPort, r.DstPort, r.Protocol, r.Action = q.SrcPort, q.DstPort, q.Protocol, q.Action
+			default:
+				r = pool[rng.IntN(len(pool))]
+			}
+			got, want := c.Classify(&r), reference(p, &r)
+			if got != want {
+				t.Fatalf("policy %d, record %+v:\n got %+v\nwant %+v\npolicy: %s", i, r, got, want, dumpPolicy(p))
+			}
+			if eng := e.Classify(&r); eng != got {
+				t.Fatalf("policy %d, record %+v: Classifier %+v, Engine %+v", i, r, got, eng)
+			}
+		}
+	}
+}
+
 func dumpPolicy(p *model.Policy) string {
 	s := ""
 	for _, n := range model.SortedKeys(p.Segments) {
@@ -372,8 +414,17 @@ func FuzzClassify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed uint64, src, dst []byte, proto uint8, sport, dport uint16, action uint8) {
 		p := randomPolicy(rand.New(rand.NewPCG(seed, 0)))
 		r := model.FlowRecord{Src: addrFromBytes(src), Dst: addrFromBytes(dst), SrcPort: sport, DstPort: dport, Protocol: model.Protocol(proto), Action: model.FlowAction(action % 3)}
-		if got, want := New(p).Classify(&r), reference(p, &r); got != want {
+		e := New(p)
+		want := reference(p, &r)
+		if got := e.Classify(&r); got != want {
 			t.Fatalf("record %+v:\n got %+v\nwant %+v\npolicy: %s", r, got, want, dumpPolicy(p))
+		}
+		// Twice through a Classifier: once filling its tables, once from them.
+		c := e.NewClassifier()
+		for range 2 {
+			if got := c.Classify(&r); got != want {
+				t.Fatalf("Classifier, record %+v:\n got %+v\nwant %+v\npolicy: %s", r, got, want, dumpPolicy(p))
+			}
 		}
 	})
 }
