@@ -389,7 +389,7 @@ var errStopAudit = errors.New("stop")
 // auditSource streams one source through the verdict engine into a summary, with
 // checkpoints when the source is resumable, and stores the rows.
 func auditSource(ctx context.Context, store Store, p *model.Policy, src providers.FlowSource, job AuditJob) (AuditPart, error) {
-	engine := verdict.New(p)
+	classifier := verdict.New(p).NewClassifier()
 	sum := verdict.NewSummary(maxAuditKeys)
 	var prog auditProgress
 	inActivity := activity.IsActivity(ctx)
@@ -410,7 +410,7 @@ func auditSource(ctx context.Context, store Store, p *model.Policy, src provider
 			return nil // the next audit's
 		}
 		records++
-		sum.Add(&rec, engine.Classify(&rec))
+		sum.Add(&rec, classifier.Classify(&rec))
 		if records&0xffff == 0 {
 			if err := ctx.Err(); err != nil {
 				return err

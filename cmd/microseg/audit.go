@@ -210,7 +210,7 @@ func auditFiles(p *model.Policy, path, format, target string, lookback time.Dura
 	if lookback > 0 {
 		since = now.Add(-lookback)
 	}
-	engine := verdict.New(p)
+	classifier := verdict.New(p).NewClassifier()
 	sum := verdict.NewSummary(20000)
 	var first, last time.Time
 	stats, err := src.Flows(context.Background(), since, func(rec model.FlowRecord) error {
@@ -219,7 +219,7 @@ func auditFiles(p *model.Policy, path, format, target string, lookback time.Dura
 			// exported, at the latest: count it now rather than in year 1.
 			rec.Time = now
 		}
-		sum.Add(&rec, engine.Classify(&rec))
+		sum.Add(&rec, classifier.Classify(&rec))
 		if first.IsZero() || rec.Time.Before(first) {
 			first = rec.Time
 		}

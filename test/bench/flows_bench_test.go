@@ -127,9 +127,10 @@ func benchDecodeWith(b *testing.B, p *model.Policy, data []byte, decode provider
 	b.ResetTimer()
 	for b.Loop() {
 		sum := verdict.NewSummary(20000)
+		classifier := engine.NewClassifier() // one per source, as the audit does
 		var stats providers.FlowStats
 		err := decode(context.Background(), bytes.NewReader(data), "t", time.Time{}, &stats, func(r model.FlowRecord) error {
-			sum.Add(&r, engine.Classify(&r))
+			sum.Add(&r, classifier.Classify(&r))
 			return nil
 		})
 		if err != nil {
@@ -203,10 +204,11 @@ func BenchmarkAudit10GB(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		sum := verdict.NewSummary(20000)
+		classifier := engine.NewClassifier()
 		var stats providers.FlowStats
 		in := io.MultiReader(bytes.NewReader(append(header, '\n')), &repeatReader{block: body, left: gb << 30})
 		err := aws.DecodeFlowLog(context.Background(), in, "t", time.Time{}, &stats, func(r model.FlowRecord) error {
-			sum.Add(&r, engine.Classify(&r))
+			sum.Add(&r, classifier.Classify(&r))
 			return nil
 		})
 		if err != nil {
