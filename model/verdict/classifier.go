@@ -21,7 +21,7 @@ const (
 	pairsCacheBits = 13 // 8,192 pairs of sets, 192 KiB
 	// pairEdges is how many edges a remembered pair of sets may have; a pair with
 	// more (a set of many peers) goes to the engine every time.
-	pairEdges = 3
+	pairEdges = 4
 )
 
 // Classifier classifies flow records like its Engine's Classify, faster on the

@@ -129,12 +129,18 @@ func (s *Summary) Add(r *model.FlowRecord, v Verdict) {
 	if v.Class != Unknown {
 		k.src, k.dst = v.Src, v.Dst
 	}
-	row, isNew, folded := s.slot(k)
+	row, isNew, folded := s.slot(&k)
 	if isNew {
 		row.First, row.Last = r.Time, r.Time
 		row.SampleSrc, row.SampleDst = addrString(r.Src), addrString(r.Dst)
-	} else {
-		widen(row, r.Time, r.Time)
+	} else if t := r.Time; !t.IsZero() {
+		// widen(row, t, t), with the zero checks once.
+		if row.First.IsZero() || t.Before(row.First) {
+			row.First = t
+		}
+		if row.Last.IsZero() || t.After(row.Last) {
+			row.Last = t
+		}
 	}
 	row.Flows++
 	row.Bytes += r.Bytes
@@ -160,7 +166,7 @@ func (s *Summary) Merge(rows []Row) {
 			allow:    in.Allow,
 			service:  in.Service,
 		}
-		row, isNew, folded := s.slot(k)
+		row, isNew, folded := s.slot(&k)
 		if isNew {
 			row.First, row.Last = in.First, in.Last
 			row.SampleSrc, row.SampleDst = in.SampleSrc, in.SampleDst
@@ -176,17 +182,17 @@ func (s *Summary) Merge(rows []Row) {
 
 // slot finds the row of k, making it if new, or the overflow row when k is new and
 // the summary is full. folded reports that the flows land in an overflow row.
-func (s *Summary) slot(k rowKey) (row *Row, isNew, folded bool) {
-	h := s.hash(&k)
-	if e := s.find(h, &k); e != nil {
+func (s *Summary) slot(k *rowKey) (row *Row, isNew, folded bool) {
+	h := s.hash(k)
+	if e := s.find(h, k); e != nil {
 		return &e.row, false, k.isOverflow()
 	}
 	folded = k.isOverflow()
 	if !folded && s.keys >= s.maxKeys {
-		k = rowKey{day: k.day, target: k.target, class: k.class, src: Other, dst: Other}
+		k = &rowKey{day: k.day, target: k.target, class: k.class, src: Other, dst: Other}
 		folded = true
-		h = s.hash(&k)
-		if e := s.find(h, &k); e != nil {
+		h = s.hash(k)
+		if e := s.find(h, k); e != nil {
 			return &e.row, false, true
 		}
 	}
