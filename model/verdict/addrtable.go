@@ -209,7 +209,16 @@ func intervals(prefixes []peerPrefix, last addr128, sets *setInterner) (starts [
 type table4 struct {
 	starts []uint32
 	sets   []int32
+	// bucket, for a large table, narrows the search by the address's top 16 bits:
+	// the interval holding a is among bucket[a>>16] ..= bucket[a>>16+1]. Policies put
+	// most of their prefixes in a few /16s, so the buckets that flows use stay in
+	// cache, and the search within one is a step or three instead of a dozen.
+	bucket []int32
 }
+
+// bucketMin is the size of table from which a table4 has buckets: below it the
+// whole search fits in a cache line or two.
+const bucketMin = 64
 
 type table6 struct {
 	starts []addr128
@@ -222,6 +231,18 @@ func newTable4(prefixes []peerPrefix, sets *setInterner) table4 {
 	for i, s := range starts {
 		t.starts[i] = uint32(s.lo)
 	}
+	if len(starts) >= bucketMin {
+		t.bucket = make([]int32, 1<<16+1)
+		i := 0
+		for b := range 1 << 16 {
+			// The interval holding the bucket's first address.
+			for i+1 < len(t.starts) && t.starts[i+1] <= uint32(b)<<16 {
+				i++
+			}
+			t.bucket[b] = int32(i)
+		}
+		t.bucket[1<<16] = int32(len(t.starts) - 1)
+	}
 	return t
 }
 
@@ -233,6 +254,9 @@ func newTable6(prefixes []peerPrefix, sets *setInterner) table6 {
 // lookup returns the set index of the interval holding a.
 func (t *table4) lookup(a uint32) int32 {
 	lo, hi := 0, len(t.starts)
+	if t.bucket != nil {
+		lo, hi = int(t.bucket[a>>16]), int(t.bucket[a>>16+1])+1
+	}
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
 		if t.starts[m] <= a {

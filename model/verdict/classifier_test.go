@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/microseg/microseg/model"
+	"github.com/microseg/microseg/test/policygen"
 )
 
 // TestClassifierEvictions runs far more distinct addresses and pairs than a
@@ -65,5 +66,33 @@ func TestClassifierDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Classifier.Classify allocates %v times per run; want 0", allocs)
+	}
+}
+
+// The buckets of a large IPv4 table narrow its search and must not change its
+// answers: every interval's first address, the one before it, and random addresses
+// resolve as a search over the whole table does.
+func TestTable4Buckets(t *testing.T) {
+	e := New(policygen.Generate(policygen.Params{Segments: 300, Allows: 100, Seed: 3}))
+	if e.v4.bucket == nil {
+		t.Fatalf("a table of %d intervals has no buckets", len(e.v4.starts))
+	}
+	whole := table4{starts: e.v4.starts, sets: e.v4.sets}
+	check := func(a uint32) {
+		if got, want := e.v4.lookup(a), whole.lookup(a); got != want {
+			t.Fatalf("%08x: set %d with buckets, %d without", a, got, want)
+		}
+	}
+	for _, s := range e.v4.starts {
+		check(s)
+		check(s - 1)
+		check(s + 1)
+	}
+	check(0)
+	check(^uint32(0))
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 100_000 {
+		check(rng.Uint32())
+		check(0x0a000000 | rng.Uint32()&0xffffff) // 10/8, where the generator puts segments
 	}
 }
