@@ -148,6 +148,9 @@ func (c *Classifier) pairPermits(sets uint64, from, to *addrSet, proto model.Pro
 	find:
 		for _, f := range e.setPeers[from.first:from.end] {
 			for _, t := range toPeers {
+				if f >= e.networks && t >= e.networks {
+					continue
+				}
 				if i := e.edgeIndex(f, t); i >= 0 {
 					if ent.n == pairEdges {
 						ent.n = -1

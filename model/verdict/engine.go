@@ -28,6 +28,9 @@ type Engine struct {
 	// line per step.
 	edges    []edge
 	edgeMask uint64
+	// networks is the number of the first network; peers from it on are networks,
+	// and no edge joins two networks.
+	networks int32
 	ranges   []portRange // every edge's port ranges, an edge's together
 	grants   []grant     // by rank
 }
@@ -98,6 +101,7 @@ func New(p *model.Policy) *Engine {
 			addPrefix(id, netip.PrefixFrom(a, a.BitLen()))
 		}
 	}
+	e.networks = int32(len(e.peers))
 	for _, name := range model.SortedKeys(p.Networks) {
 		id := int32(len(e.peers))
 		index[model.PeerRef{Kind: model.PeerNetwork, Name: name}] = id
@@ -165,8 +169,8 @@ func (e *Engine) compileGrants(flows []analysis.Flow, index map[model.PeerRef]in
 	for _, f := range flows {
 		from, okFrom := index[f.From]
 		to, okTo := index[f.To]
-		if !okFrom || !okTo {
-			continue
+		if !okFrom || !okTo || from >= e.networks && to >= e.networks {
+			continue // analysis.Flows leaves out two networks already; permits relies on it
 		}
 		k := pairKey{from, to}
 		byPair[k] = append(byPair[k], portGrant{f.Port, rank[grant{f.Allow, f.Service}]})
@@ -287,6 +291,9 @@ func (e *Engine) permits(from, to *addrSet, proto model.Protocol, port uint16) (
 	toPeers := e.setPeers[to.first:to.end]
 	for _, f := range e.setPeers[from.first:from.end] {
 		for _, t := range toPeers {
+			if f >= e.networks && t >= e.networks {
+				continue // two networks: never an edge, so no probe
+			}
 			if ed := e.findEdge(f, t); ed != nil {
 				best, bestGrant = e.edgePermits(ed, proto, port, best, bestGrant)
 			}
