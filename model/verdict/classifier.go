@@ -9,16 +9,16 @@ import (
 
 // Flow logs repeat themselves: the same few thousand addresses talk to each other
 // on the same service ports all day. A Classifier remembers, in small direct-mapped
-// tables, what the engine worked out for the addresses and (peer set, peer set,
-// protocol, port) tuples it saw last, so that a repeated flow costs two or three
-// lookups in memory it touched recently instead of binary searches and hash probes
-// over tables of megabytes. The tables hold only what the immutable Engine computes
+// tables, the peer sets of the addresses it saw last and the edges between the pairs
+// of sets it saw last, so that a repeated flow costs a few lookups in memory it
+// touched recently instead of binary searches and hash probes over tables of
+// megabytes. The tables hold only what the immutable Engine computes
 // from the same inputs, so a Classifier's verdicts are the Engine's, always.
 
 const (
 	addr4CacheBits = 13 // 8,192 IPv4 addresses, 64 KiB
 	addr6CacheBits = 10 // 1,024 IPv6 addresses, 24 KiB
-	pairsCacheBits = 13 // 8,192 pairs of sets, 192 KiB
+	pairsCacheBits = 13 // 8,192 pairs of sets, 256 KiB
 	// pairEdges is how many edges a remembered pair of sets may have; a pair with
 	// more (a set of many peers) goes to the engine every time.
 	pairEdges = 4
@@ -27,7 +27,7 @@ const (
 // Classifier classifies flow records like its Engine's Classify, faster on the
 // repetitive input of flow logs. It is not safe for concurrent use: each goroutine
 // that classifies makes its own with Engine.NewClassifier (the Engine itself is
-// shared). Its memory is fixed, about 256 KiB, whatever it sees.
+// shared). Its memory is fixed, about 350 KiB, whatever it sees.
 type Classifier struct {
 	e      *Engine
 	addrs4 [1 << addr4CacheBits]uint64 // address << 32 | set + 1; 0 is empty
@@ -36,9 +36,11 @@ type Classifier struct {
 }
 
 // pairEntry remembers the edges between the peers of two sets (from << 32 | to):
-// n of them in edges, as indexes of Engine.edges, or n < 0 for more than fit. A
-// return flow's source port is ephemeral, so its tuple is rarely remembered, but
-// its pair of sets is, and most pairs have no edge at all.
+// n of them in edges, as indexes of Engine.edges, or n < 0 for more than fit. The
+// pair rather than the (pair, protocol, port) tuple is remembered because a return
+// flow's port is ephemeral: a tuple table filled with those and missed (measured).
+// sets is never 0 in a filled entry: set 0 holds no peer, so it has no edges and
+// permits answers without asking.
 type pairEntry struct {
 	sets  uint64
 	n     int32

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"unsafe"
 
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/test/policygen"
@@ -94,5 +95,12 @@ func TestTable4Buckets(t *testing.T) {
 	for range 100_000 {
 		check(rng.Uint32())
 		check(0x0a000000 | rng.Uint32()&0xffffff) // 10/8, where the generator puts segments
+	}
+}
+
+func TestClassifierSize(t *testing.T) {
+	// The doc promises about 350 KiB; a change of the table sizes must say so.
+	if size := unsafe.Sizeof(Classifier{}); size < 340<<10 || size > 360<<10 {
+		t.Errorf("a Classifier is %d KiB; update its doc comment", size>>10)
 	}
 }

@@ -16,7 +16,15 @@
 //     its cidrs. A segment selected only by tags or labels and without cidrs has no
 //     addresses, so no flow can be attributed to it.
 //   - For each (from peer, to peer) pair that some allow connects, a table of
-//     protocol/port ranges says which allow and service permit a flow on it.
+//     protocol/port ranges says which allow and service permit a flow on it. The
+//     pairs are one open-addressing hash table, and each range carries the names of
+//     its allow and service, so that a verdict costs few cache misses.
+//
+// An Engine is immutable and safe for concurrent use. A goroutine that classifies a
+// stream (an audit reading one source) makes its own Classifier with
+// Engine.NewClassifier: it gives the same verdicts, and remembers in small fixed
+// tables the peers of the addresses and the edges between the pairs of peers it saw
+// last, which flow logs repeat all day.
 //
 // # Semantics
 //
