@@ -63,7 +63,25 @@ func (e *Engine) NewClassifier() *Classifier {
 // It allocates nothing.
 func (c *Classifier) Classify(r *model.FlowRecord) Verdict {
 	e := c.e
-	return c.classify(r, &e.sets[c.lookup(r.Src)], &e.sets[c.lookup(r.Dst)])
+	src, dst := &e.sets[c.lookup(r.Src)], &e.sets[c.lookup(r.Dst)]
+	v := Verdict{Src: src.label, Dst: dst.label}
+	if !src.segment && !dst.segment {
+		v.Class = Unknown
+		return v
+	}
+	v.Enforced = src.enforced || dst.enforced
+	rank := c.permits(src, dst, r.Protocol, r.DstPort)
+	if rank == noGrant {
+		if rank = c.permits(dst, src, r.Protocol, reversePort(r)); rank != noGrant {
+			v.Return = true
+		}
+	}
+	if rank != noGrant {
+		g := &e.grants[rank]
+		v.Allow, v.Service = g.allow, g.service
+	}
+	v.Class = judge(rank != noGrant, r.Action, v.Enforced)
+	return v
 }
 
 // lookup is Engine.lookup through the address tables.
@@ -94,42 +112,6 @@ func (c *Classifier) lookup(a netip.Addr) int32 {
 		return set
 	}
 	return 0 // the zero Addr: in no peer
-}
-
-// classify is Engine.classify with permits through the tuple table.
-func (c *Classifier) classify(r *model.FlowRecord, src, dst *addrSet) Verdict {
-	e := c.e
-	v := Verdict{Src: src.label, Dst: dst.label}
-	if !src.segment && !dst.segment {
-		v.Class = Unknown
-		return v
-	}
-	v.Enforced = src.enforced || dst.enforced
-	rank := c.permits(src, dst, r.Protocol, r.DstPort)
-	if rank == noGrant {
-		if rank = c.permits(dst, src, r.Protocol, reversePort(r)); rank != noGrant {
-			v.Return = true
-		}
-	}
-	if rank != noGrant {
-		g := &e.grants[rank]
-		v.Allow, v.Service = g.allow, g.service
-		if r.Action == model.FlowDrop {
-			v.Class = WantedButBlocked
-		} else {
-			v.Class = Allowed
-		}
-		return v
-	}
-	switch {
-	case r.Action == model.FlowDrop:
-		v.Class = Blocked
-	case r.Action == model.FlowWouldDrop, !v.Enforced:
-		v.Class = WouldBlock
-	default:
-		v.Class = Violation
-	}
-	return v
 }
 
 // permits is Engine.permits through the edges remembered for the pair of sets.

@@ -227,11 +227,7 @@ func (e *Engine) compileGrants(flows []analysis.Flow, index map[model.PeerRef]in
 // Classify gives the verdict on one flow record. It allocates nothing: the strings
 // of the verdict are the engine's own.
 func (e *Engine) Classify(r *model.FlowRecord) Verdict {
-	return e.classify(r, &e.sets[e.lookup(r.Src)], &e.sets[e.lookup(r.Dst)])
-}
-
-// classify is Classify once the addresses are resolved to their sets.
-func (e *Engine) classify(r *model.FlowRecord, src, dst *addrSet) Verdict {
+	src, dst := &e.sets[e.lookup(r.Src)], &e.sets[e.lookup(r.Dst)]
 	v := Verdict{Src: src.label, Dst: dst.label}
 	if !src.segment && !dst.segment {
 		v.Class = Unknown
@@ -247,22 +243,25 @@ func (e *Engine) classify(r *model.FlowRecord, src, dst *addrSet) Verdict {
 	}
 	if rank != noGrant {
 		v.Allow, v.Service = g.allow, g.service
-		if r.Action == model.FlowDrop {
-			v.Class = WantedButBlocked
-		} else {
-			v.Class = Allowed
-		}
-		return v
 	}
-	switch {
-	case r.Action == model.FlowDrop:
-		v.Class = Blocked
-	case r.Action == model.FlowWouldDrop, !v.Enforced:
-		v.Class = WouldBlock
-	default:
-		v.Class = Violation
-	}
+	v.Class = judge(rank != noGrant, r.Action, v.Enforced)
 	return v
+}
+
+// judge is the class of a flow the policy allows or not, by its observed action
+// and whether a segment on its path enforces: the table of the package doc.
+func judge(allowed bool, action model.FlowAction, enforced bool) Class {
+	switch {
+	case allowed && action == model.FlowDrop:
+		return WantedButBlocked
+	case allowed:
+		return Allowed
+	case action == model.FlowDrop:
+		return Blocked
+	case action == model.FlowWouldDrop, !enforced:
+		return WouldBlock
+	}
+	return Violation
 }
 
 // lookup returns the index of the set of peers containing a.
