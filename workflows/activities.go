@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"go.temporal.io/sdk/temporal"
 
-	hclload "github.com/microseg/microseg/hcl"
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/onprem"
 	"github.com/microseg/microseg/providers"
@@ -33,13 +31,11 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 	if err != nil {
 		return PolicyRef{}, err
 	}
-	loaded, diags := hclload.LoadSources(sources)
-	if diags.HasErrors() {
-		var b strings.Builder
-		hclload.WriteDiagnostics(&b, loaded.Files, diags)
-		return PolicyRef{}, temporal.NewNonRetryableApplicationError("the policy does not load:\n"+b.String(), "InvalidPolicy", nil)
+	policy, err := parsePolicy(sources)
+	if err != nil {
+		return PolicyRef{}, err
 	}
-	states, err := model.Compile(loaded.Policy)
+	states, err := model.Compile(policy)
 	if err != nil {
 		return PolicyRef{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidPolicy", err)
 	}

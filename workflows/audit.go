@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -243,17 +244,12 @@ func loadBundle(ctx context.Context, store Store, hash string) (*model.Policy, e
 func parsePolicy(sources map[string][]byte) (*model.Policy, error) {
 	loaded, diags := hclload.LoadSources(sources)
 	if diags.HasErrors() {
-		var b []byte
-		w := &byteWriter{&b}
-		hclload.WriteDiagnostics(w, loaded.Files, diags)
-		return nil, temporal.NewNonRetryableApplicationError("the policy does not load:\n"+string(b), "InvalidPolicy", nil)
+		var b strings.Builder
+		hclload.WriteDiagnostics(&b, loaded.Files, diags)
+		return nil, temporal.NewNonRetryableApplicationError("the policy does not load:\n"+b.String(), "InvalidPolicy", nil)
 	}
 	return loaded.Policy, nil
 }
-
-type byteWriter struct{ b *[]byte }
-
-func (w *byteWriter) Write(p []byte) (int, error) { *w.b = append(*w.b, p...); return len(p), nil }
 
 // PlanAudit lists the audit's jobs: every host of a hosts target (its agent's
 // spool), and every cloud target with a flow_logs block. Each job's window ends at
