@@ -83,6 +83,9 @@ type DesiredState struct {
 	Target   *Target
 	Segments []SegmentState // sorted by name
 	Rules    []*Rule        // sorted by key
+	// Allows are the policy's allows by name (shared by every target's state, not
+	// to be modified): what a provider shows next to a rule, its owner and ticket.
+	Allows map[string]*Allow
 }
 
 // CompileError lists every problem that kept a policy from compiling.
@@ -188,7 +191,7 @@ func newCompiler(p *Policy) *compiler {
 	for _, name := range SortedKeys(p.Targets) {
 		c.targetIdx[name] = int32(len(c.targets))
 		c.targets = append(c.targets, name)
-		c.states[name] = &DesiredState{Target: p.Targets[name]}
+		c.states[name] = &DesiredState{Target: p.Targets[name], Allows: p.Allows}
 	}
 	for _, name := range SortedKeys(p.Segments) {
 		seg := p.Segments[name]

@@ -42,6 +42,11 @@ type Object struct {
 	Kind   ObjectKind
 	Key    string
 	Fields []Field // sorted by Name
+	// Content is the provider's typed form of the object (a rule with its
+	// peer, ports and description; an observed rule with its cloud ID), carried
+	// into the plan's changes so that Apply never parses a key back. Diff does not
+	// compare it; it is a pointer, so that comparing objects cannot panic.
+	Content any
 }
 
 // Objects returns the desired state in canonical form, sorted by kind and key: one
@@ -83,6 +88,16 @@ func (d *DesiredState) Objects() []Object {
 	return objs
 }
 
+// Finding is something a provider saw on its target that the policy keeps by
+// design, so that it is no change to make, but that an operator should know of:
+// a security group microseg does not manage on a member's interface, say.
+type Finding struct {
+	Subject string // what it is about: "interface eni-0abc"
+	Message string // what was seen and why it matters, one sentence
+}
+
+func (f Finding) String() string { return f.Subject + ": " + f.Message }
+
 // Action is what a plan does to one object.
 type Action uint8
 
@@ -103,6 +118,9 @@ type Change struct {
 	Key    string
 	Before []Field // nil for an add
 	After  []Field // nil for a remove
+	// BeforeContent and AfterContent are the observed and the desired object's
+	// Content: nil for an add and for a remove respectively.
+	BeforeContent, AfterContent any
 }
 
 // Plan is the ordered list of changes that takes one target from observed to desired.
@@ -165,14 +183,15 @@ func Diff(target string, desired, observed []Object) *Plan {
 		}
 		switch {
 		case c < 0:
-			plan.Changes = append(plan.Changes, Change{Action: ActionAdd, Kind: want[i].Kind, Key: want[i].Key, After: want[i].Fields})
+			plan.Changes = append(plan.Changes, Change{Action: ActionAdd, Kind: want[i].Kind, Key: want[i].Key, After: want[i].Fields, AfterContent: want[i].Content})
 			i++
 		case c > 0:
-			plan.Changes = append(plan.Changes, Change{Action: ActionRemove, Kind: have[j].Kind, Key: have[j].Key, Before: have[j].Fields})
+			plan.Changes = append(plan.Changes, Change{Action: ActionRemove, Kind: have[j].Kind, Key: have[j].Key, Before: have[j].Fields, BeforeContent: have[j].Content})
 			j++
 		default:
 			if !slices.Equal(want[i].Fields, have[j].Fields) {
-				plan.Changes = append(plan.Changes, Change{Action: ActionChange, Kind: want[i].Kind, Key: want[i].Key, Before: have[j].Fields, After: want[i].Fields})
+				plan.Changes = append(plan.Changes, Change{Action: ActionChange, Kind: want[i].Kind, Key: want[i].Key,
+					Before: have[j].Fields, After: want[i].Fields, BeforeContent: have[j].Content, AfterContent: want[i].Content})
 			}
 			i++
 			j++

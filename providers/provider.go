@@ -12,9 +12,11 @@ import (
 )
 
 // Observation is what a provider read from its target: the objects it manages and the
-// membership of workloads, in canonical form.
+// membership of workloads, in canonical form, and what it saw that is kept by design
+// but worth reporting (findings never count as changes).
 type Observation struct {
-	Objects []model.Object
+	Objects  []model.Object
+	Findings []model.Finding // sorted by subject, then message
 }
 
 // Provider is one cloud target.

@@ -96,6 +96,9 @@ func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout t
 			return done, hostError(job, "verify", err)
 		}
 		applied.Verified = verify.Add+verify.Change+verify.Remove == 0
+		if !applied.Verified {
+			applied.Remaining = verify.TextHash
+		}
 		done = append(done, applied)
 	}
 	return done, nil
@@ -115,5 +118,8 @@ func applyCloud(ctx workflow.Context, job HostJob, hp HostPlan) (HostApplied, er
 		return applied, hostError(job, "verify", err)
 	}
 	applied.Verified = verify.Add+verify.Change+verify.Remove == 0
+	if !applied.Verified {
+		applied.Remaining = verify.TextHash
+	}
 	return applied, nil
 }

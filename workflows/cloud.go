@@ -48,7 +48,7 @@ func (a *Activities) PlanCloud(ctx context.Context, job HostJob) (HostPlan, erro
 	if err != nil {
 		return HostPlan{}, err
 	}
-	plan, objs, err := cloudPlan(ctx, job, st, p)
+	plan, obs, err := cloudPlan(ctx, job, st, p)
 	if err != nil {
 		return HostPlan{}, err
 	}
@@ -59,20 +59,24 @@ func (a *Activities) PlanCloud(ctx context.Context, job HostJob) (HostPlan, erro
 		return HostPlan{}, err
 	}
 	add, change, remove := plan.Counts()
-	return HostPlan{Target: job.Target, Add: add, Change: change, Remove: remove, TextHash: text, Observed: digestObjects(objs)}, nil
+	hp := HostPlan{Target: job.Target, Add: add, Change: change, Remove: remove, TextHash: text, Observed: digestObjects(obs.Objects)}
+	for _, f := range obs.Findings {
+		hp.Findings = append(hp.Findings, f.String())
+	}
+	return hp, nil
 }
 
-func cloudPlan(ctx context.Context, job HostJob, st *model.DesiredState, p providers.Provider) (*model.Plan, []model.Object, error) {
+func cloudPlan(ctx context.Context, job HostJob, st *model.DesiredState, p providers.Provider) (*model.Plan, providers.Observation, error) {
 	obs, err := p.Observe(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, obs, err
 	}
 	desired, err := p.Desired(ctx, st, obs)
 	if err != nil {
 		// Quotas and the like: retrying cannot fix the policy.
-		return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), "PlanRefused", err)
+		return nil, obs, temporal.NewNonRetryableApplicationError(err.Error(), "PlanRefused", err)
 	}
-	return model.Diff(string(st.Target.Kind)+"."+job.Target, desired, obs.Objects), obs.Objects, nil
+	return model.Diff(string(st.Target.Kind)+"."+job.Target, desired, obs.Objects), obs, nil
 }
 
 // ApplyCloud applies the policy to a cloud target if it still holds what the plan
@@ -82,14 +86,14 @@ func (a *Activities) ApplyCloud(ctx context.Context, job HostJob, observed strin
 	if err != nil {
 		return 0, err
 	}
-	plan, objs, err := cloudPlan(ctx, job, st, p)
+	plan, obs, err := cloudPlan(ctx, job, st, p)
 	if err != nil {
 		return 0, err
 	}
 	if plan.Empty() {
 		return 0, nil // already applied (a retry)
 	}
-	if digestObjects(objs) != observed {
+	if digestObjects(obs.Objects) != observed {
 		return 0, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("target %s changed since the plan: plan again", job.Target), ErrStalePlan, nil)
 	}

@@ -48,6 +48,9 @@ type HostPlan struct {
 	Add, Change, Remove int
 	TextHash            string // the rendered plan, in the Store
 	Observed            string // digest of what was observed: Apply refuses a plan whose host changed since
+	// Findings are what the target keeps by design but an operator should know
+	// (a foreign security group on a member's interface): never counted as changes.
+	Findings []string `json:",omitempty"`
 }
 
 // Plan is the result of the Plan workflow.
@@ -89,6 +92,9 @@ type HostApplied struct {
 	Stats        onprem.ApplyStats // hosts
 	Changes      int               // cloud targets: the plan's changes carried out
 	Verified     bool              // observed again after the change: no difference left
+	// Remaining is the verifying plan, in the Store, when it was not empty: what
+	// is still different after the apply.
+	Remaining string `json:",omitempty"`
 }
 
 // ApplyWorkflowID is the ID of the apply of a target, manual or remediation: the lock

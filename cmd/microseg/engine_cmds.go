@@ -144,23 +144,63 @@ func absDir(dir string) (string, error) {
 func printPlan(w io.Writer, p workflows.Plan) {
 	store := contentStore()
 	for _, h := range p.Hosts {
-		if h.Host == "" {
-			fmt.Fprintf(w, "# %s\n", h.Target)
-		} else {
-			fmt.Fprintf(w, "# %s/%s\n", h.Target, h.Host)
-		}
+		fmt.Fprintf(w, "# %s\n", placeName(h.Target, h.Host))
 		text, err := store.Get(context.Background(), workflows.KindPlanText, h.TextHash)
 		if err != nil {
 			fmt.Fprintf(w, "  %d to add, %d to change, %d to remove (the full plan is not readable here: %v)\n", h.Add, h.Change, h.Remove, err)
-			continue
+		} else {
+			w.Write(text)
 		}
-		w.Write(text)
+		printFindings(w, h.Findings)
 	}
 	if len(p.Unplanned) > 0 {
 		fmt.Fprintf(w, "Not planned (this version has no provider for them yet): %s\n", strings.Join(p.Unplanned, ", "))
 	}
 	add, change, remove := p.Counts()
-	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove, on %d hosts.\nPolicy bundle: %s\n", add, change, remove, len(p.Hosts), p.PolicyHash)
+	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove, on %s.\nPolicy bundle: %s\n", add, change, remove, countPlaces(p.Hosts), p.PolicyHash)
+}
+
+// placeName names where a plan applies: a host as TARGET/HOST, a cloud target by
+// its name.
+func placeName(target, host string) string {
+	if host == "" {
+		return target
+	}
+	return target + "/" + host
+}
+
+// countPlaces says how many hosts and cloud targets plans cover: "3 hosts and 1
+// cloud target".
+func countPlaces(plans []workflows.HostPlan) string {
+	hosts, clouds := 0, 0
+	for _, h := range plans {
+		if h.Host == "" {
+			clouds++
+		} else {
+			hosts++
+		}
+	}
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	switch {
+	case clouds == 0:
+		return plural(hosts, "host", "hosts")
+	case hosts == 0:
+		return plural(clouds, "cloud target", "cloud targets")
+	}
+	return plural(hosts, "host", "hosts") + " and " + plural(clouds, "cloud target", "cloud targets")
+}
+
+// printFindings lists what a target keeps by design but an operator should know;
+// they are not changes, and no exit code counts them.
+func printFindings(w io.Writer, findings []string) {
+	for _, f := range findings {
+		fmt.Fprintf(w, "  note (not a change): %s\n", f)
+	}
 }
 
 func runApply(args []string, stdout, stderr io.Writer) int {
@@ -255,17 +295,42 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "microseg apply:", workflowError(err))
 		return exitError
 	}
+	var unverified []string
 	for _, res := range results {
 		for _, h := range res.Hosts {
 			if h.Host == "" {
 				fmt.Fprintf(stdout, "%s: %d changes, verified=%v\n", h.Target, h.Changes, h.Verified)
-				continue
+			} else {
+				fmt.Fprintf(stdout, "%s/%s: %s, confirmed, verified=%v\n", h.Target, h.Host, describeStats(h.Stats), h.Verified)
 			}
-			fmt.Fprintf(stdout, "%s/%s: %s, confirmed, verified=%v\n", h.Target, h.Host, describeStats(h.Stats), h.Verified)
+			if !h.Verified {
+				unverified = append(unverified, placeName(h.Target, h.Host))
+				printRemaining(stdout, h.Remaining)
+			}
 		}
+	}
+	if len(unverified) > 0 {
+		// As Terraform does when an apply leaves the state unconverged: the change
+		// was made, but the target is not the policy yet.
+		fmt.Fprintf(stderr, "microseg apply: applied, but %s still differ from the policy (shown above): run apply again, or look for what keeps changing them\n", strings.Join(unverified, ", "))
+		return exitError
 	}
 	fmt.Fprintln(stdout, "Apply complete.")
 	return exitOK
+}
+
+// printRemaining prints what the verifying plan after an apply still found.
+func printRemaining(w io.Writer, textHash string) {
+	if textHash == "" {
+		return
+	}
+	text, err := contentStore().Get(context.Background(), workflows.KindPlanText, textHash)
+	if err != nil {
+		fmt.Fprintf(w, "  (what is still different is not readable here: %v)\n", err)
+		return
+	}
+	fmt.Fprintln(w, "  still different after the apply:")
+	w.Write(text)
 }
 
 func runApprove(args []string, stdout, stderr io.Writer) int {
@@ -390,24 +455,38 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	var drifted []workflows.HostPlan
+	type finding struct {
+		Target, Host string `json:",omitempty"`
+		Finding      string
+	}
+	findings := []finding{}
 	for _, h := range pf.Plan.Hosts {
 		if h.Add+h.Change+h.Remove > 0 {
 			drifted = append(drifted, h)
+		}
+		for _, f := range h.Findings {
+			findings = append(findings, finding{h.Target, h.Host, f})
 		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"policy": pf.Plan.PolicyHash, "checked": len(pf.Plan.Hosts), "drifted": drifted})
+		enc.Encode(map[string]any{"policy": pf.Plan.PolicyHash, "checked": len(pf.Plan.Hosts), "drifted": drifted, "findings": findings})
 	} else {
 		store := contentStore()
 		for _, h := range drifted {
-			fmt.Fprintf(stdout, "# %s/%s drifted\n", h.Target, h.Host)
+			fmt.Fprintf(stdout, "# %s drifted\n", placeName(h.Target, h.Host))
 			if text, err := store.Get(context.Background(), workflows.KindPlanText, h.TextHash); err == nil {
 				stdout.Write(text)
 			}
 		}
-		fmt.Fprintf(stdout, "Drift: %d of %d hosts differ from the policy (bundle %.12s).\n", len(drifted), len(pf.Plan.Hosts), pf.Plan.PolicyHash)
+		if len(findings) > 0 {
+			fmt.Fprintln(stdout, "Findings (kept by design, not drift):")
+			for _, f := range findings {
+				fmt.Fprintf(stdout, "  %s: %s\n", placeName(f.Target, f.Host), f.Finding)
+			}
+		}
+		fmt.Fprintf(stdout, "Drift: %d of %s differ from the policy (bundle %.12s).\n", len(drifted), countPlaces(pf.Plan.Hosts), pf.Plan.PolicyHash)
 	}
 	if *detailed && len(drifted) > 0 {
 		return exitFindings

@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -17,42 +16,12 @@ import (
 // permissionsPerCall bounds one authorize call; AWS refuses very large requests.
 const permissionsPerCall = 100
 
-// parsedRule is a rule key read back into its parts.
-type parsedRule struct {
-	segment string
-	egress  bool
-	rule    model.Rule
-}
-
-// parseRuleKey reads "web ingress from segment.app tcp/8080" (the model's rule key).
-func parseRuleKey(key string) (parsedRule, error) {
-	f := strings.Fields(key)
-	if len(f) != 5 || (f[1] != "ingress" && f[1] != "egress") {
-		return parsedRule{}, fmt.Errorf("not a rule key: %q", key)
-	}
-	pr := parsedRule{segment: f[0], egress: f[1] == "egress"}
-	pr.rule.Segment = f[0]
-	if seg, ok := strings.CutPrefix(f[3], "segment."); ok {
-		pr.rule.Peer.Segment = seg
-	} else {
-		pfx, err := netip.ParsePrefix(f[3])
-		if err != nil {
-			return parsedRule{}, fmt.Errorf("rule %q: peer %q is not managed by microseg", key, f[3])
-		}
-		pr.rule.Peer.Prefix = pfx
-	}
-	port, err := model.ParsePort(f[4])
-	if err != nil {
-		return parsedRule{}, fmt.Errorf("rule %q: %w", key, err)
-	}
-	pr.rule.Port = port
-	return pr, nil
-}
-
-// Apply carries out the plan in its make-before-break order: create groups, add
-// rules (all of a group and direction in one call), set each interface's groups in
-// one call, revoke rules, delete groups. Already-done steps (a retry after a reply
-// that was lost) are success.
+// Apply carries out the plan in its make-before-break order: create groups (and
+// take off the rules AWS adds to a new group), add rules (all of a group and
+// direction in one call), update descriptions, set each interface's groups in one
+// call, revoke rules, delete groups; last, the groups it changed are tagged with
+// this policy bundle. Every change is read from its typed Content, never from its
+// key. Already-done steps (a retry after a reply that was lost) are success.
 func (p *Provider) Apply(ctx context.Context, plan *model.Plan) error {
 	if p.groups == nil {
 		if _, err := p.Observe(ctx); err != nil {
@@ -60,8 +29,10 @@ func (p *Provider) Apply(ctx context.Context, plan *model.Plan) error {
 		}
 	}
 	adds := map[batch][]types.IpPermission{}
+	descriptions := map[batch][]types.SecurityGroupRuleDescription{}
 	revokes := map[batch][]string{}
 	eniChanges := map[string]map[string]bool{} // interface -> group ID -> wanted
+	touched := map[string]bool{}               // segments whose group's rules change
 	var deletes []string
 	for _, c := range plan.Changes {
 		switch {
@@ -69,31 +40,11 @@ func (p *Provider) Apply(ctx context.Context, plan *model.Plan) error {
 			if err := p.createGroup(ctx, c.Key); err != nil {
 				return err
 			}
-			// AWS gives a new group an allow-all egress rule; the policy decides
-			// whether it stays.
-			if !planAdds(plan, c.Key+" egress to 0.0.0.0/0 all") {
-				if err := p.revokeDefaultEgress(ctx, c.Key); err != nil {
-					return err
-				}
-			}
 		case c.Kind == model.ObjectSegment && c.Action == model.ActionRemove:
 			deletes = append(deletes, c.Key)
-		case c.Kind == model.ObjectRule && c.Action == model.ActionAdd:
-			pr, err := parseRuleKey(c.Key)
-			if err != nil {
+		case c.Kind == model.ObjectRule:
+			if err := p.ruleChange(c, adds, descriptions, revokes); err != nil {
 				return err
-			}
-			perm, err := p.permission(&pr.rule)
-			if err != nil {
-				return err
-			}
-			b := batch{pr.segment, pr.egress}
-			adds[b] = append(adds[b], perm)
-		case c.Kind == model.ObjectRule && c.Action == model.ActionRemove:
-			f := strings.Fields(c.Key)
-			if id, ok := p.rules[c.Key]; ok && len(f) > 1 {
-				b := batch{f[0], f[1] == "egress"}
-				revokes[b] = append(revokes[b], id)
 			}
 		case c.Kind == model.ObjectMembership:
 			if err := p.membershipChange(c, eniChanges); err != nil {
@@ -102,7 +53,14 @@ func (p *Provider) Apply(ctx context.Context, plan *model.Plan) error {
 		}
 	}
 	for _, b := range sortedBatches(adds) {
+		touched[b.segment] = true
 		if err := p.authorize(ctx, b.segment, b.egress, adds[b]); err != nil {
+			return err
+		}
+	}
+	for _, b := range sortedBatches(descriptions) {
+		touched[b.segment] = true
+		if err := p.updateDescriptions(ctx, b.segment, b.egress, descriptions[b]); err != nil {
 			return err
 		}
 	}
@@ -112,35 +70,130 @@ func (p *Provider) Apply(ctx context.Context, plan *model.Plan) error {
 		}
 	}
 	for _, b := range sortedBatches(revokes) {
+		touched[b.segment] = true
 		if err := p.revoke(ctx, b.segment, b.egress, revokes[b]); err != nil {
 			return err
 		}
 	}
 	for _, seg := range deletes {
+		delete(touched, seg)
 		if err := p.deleteGroup(ctx, seg); err != nil {
 			return err
 		}
+	}
+	if err := p.tagPolicy(ctx, touched); err != nil {
+		return err
 	}
 	_, err := p.Observe(ctx) // what Apply knows must match the target again
 	return err
 }
 
-func planAdds(plan *model.Plan, key string) bool {
-	for _, c := range plan.Changes {
-		if c.Kind == model.ObjectRule && c.Action == model.ActionAdd && c.Key == key {
-			return true
-		}
+// contentOf returns a change's Content as T: the desired one, or the observed
+// one for a remove. A plan not made by this provider has none.
+func contentOf[T any](c model.Change) (*T, error) {
+	content := c.AfterContent
+	if c.Action == model.ActionRemove {
+		content = c.BeforeContent
 	}
-	return false
+	v, ok := content.(*T)
+	if !ok || v == nil {
+		return nil, fmt.Errorf("the plan's change %s %s %s was not made by the aws provider: plan again", c.Action.Symbol(), c.Kind, c.Key)
+	}
+	return v, nil
 }
 
-func (p *Provider) revokeDefaultEgress(ctx context.Context, segment string) error {
-	_, err := p.client.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{
-		GroupId:       aws.String(p.groups[segment]),
-		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}},
+// ruleChange files a rule change into its batch: a permission to authorize, a
+// description to update, or a rule ID to revoke.
+func (p *Provider) ruleChange(c model.Change, adds map[batch][]types.IpPermission,
+	descriptions map[batch][]types.SecurityGroupRuleDescription, revokes map[batch][]string) error {
+	if c.Action == model.ActionRemove {
+		live, err := contentOf[liveRule](c)
+		if err != nil {
+			return err
+		}
+		b := batch{live.segment, live.egress}
+		revokes[b] = append(revokes[b], live.id)
+		return nil
+	}
+	spec, err := contentOf[ruleSpec](c)
+	if err != nil {
+		return err
+	}
+	b := batch{spec.rule.Segment, spec.rule.Direction == model.Egress}
+	if c.Action == model.ActionChange { // only the description differs
+		live, ok := c.BeforeContent.(*liveRule)
+		if !ok {
+			return fmt.Errorf("the plan's change ~ rule %s has no observed rule: plan again", c.Key)
+		}
+		descriptions[b] = append(descriptions[b], types.SecurityGroupRuleDescription{
+			SecurityGroupRuleId: aws.String(live.id), Description: aws.String(spec.description)})
+		return nil
+	}
+	perm, err := p.permission(spec)
+	if err != nil {
+		return err
+	}
+	adds[b] = append(adds[b], perm)
+	return nil
+}
+
+// clearNewGroup revokes the rules AWS put on a group it just created: all traffic
+// out to 0.0.0.0/0, and to ::/0 in a VPC with an IPv6 block. The plan was made
+// before the group existed, so it adds every rule the policy wants, those too.
+func (p *Provider) clearNewGroup(ctx context.Context, segment string) error {
+	gid := p.groups[segment]
+	out, err := p.client.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{
+		Filters: []types.Filter{{Name: aws.String("group-id"), Values: []string{gid}}}, MaxResults: aws.Int32(1000),
 	})
-	if err != nil && apiCode(err) != "InvalidPermission.NotFound" {
-		return fmt.Errorf("revoke the default egress rule of segment %s: %w", segment, err)
+	if err != nil {
+		return fmt.Errorf("describe the default rules of new security group %s (segment %s): %w", gid, segment, err)
+	}
+	byDir := map[bool][]string{}
+	for _, r := range out.SecurityGroupRules {
+		byDir[aws.ToBool(r.IsEgress)] = append(byDir[aws.ToBool(r.IsEgress)], aws.ToString(r.SecurityGroupRuleId))
+	}
+	for _, egress := range []bool{false, true} {
+		if ids := byDir[egress]; len(ids) > 0 {
+			if err := p.revoke(ctx, segment, egress, ids); err != nil {
+				return fmt.Errorf("revoke the default rules of segment %s: %w", segment, err)
+			}
+		}
+	}
+	return nil
+}
+
+// updateDescriptions updates the descriptions of rules whose allows changed.
+func (p *Provider) updateDescriptions(ctx context.Context, segment string, egress bool, descs []types.SecurityGroupRuleDescription) error {
+	gid := p.groups[segment]
+	for start := 0; start < len(descs); start += permissionsPerCall {
+		chunk := descs[start:min(start+permissionsPerCall, len(descs))]
+		var err error
+		if egress {
+			_, err = p.client.UpdateSecurityGroupRuleDescriptionsEgress(ctx, &ec2.UpdateSecurityGroupRuleDescriptionsEgressInput{GroupId: aws.String(gid), SecurityGroupRuleDescriptions: chunk})
+		} else {
+			_, err = p.client.UpdateSecurityGroupRuleDescriptionsIngress(ctx, &ec2.UpdateSecurityGroupRuleDescriptionsIngressInput{GroupId: aws.String(gid), SecurityGroupRuleDescriptions: chunk})
+		}
+		if err != nil {
+			return fmt.Errorf("update rule descriptions of security group %s (segment %s): %w", gid, segment, err)
+		}
+	}
+	return nil
+}
+
+// tagPolicy marks the groups whose rules an apply changed with the policy bundle
+// it applied, so that microseg:policy names the bundle that last changed them.
+func (p *Provider) tagPolicy(ctx context.Context, segments map[string]bool) error {
+	var ids []string
+	for _, seg := range model.SortedKeys(segments) {
+		if gid, ok := p.groups[seg]; ok {
+			ids = append(ids, gid)
+		}
+	}
+	for start := 0; start < len(ids); start += 1000 {
+		if _, err := p.client.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids[start:min(start+1000, len(ids))],
+			Tags: []types.Tag{{Key: aws.String(TagPolicy), Value: aws.String(p.policy)}}}); err != nil {
+			return fmt.Errorf("tag security groups with policy %s: %w", p.policy, err)
+		}
 	}
 	return nil
 }
@@ -195,13 +248,13 @@ func (p *Provider) createGroup(ctx context.Context, segment string) error {
 			return fmt.Errorf("create security group %s in %s: a group of that name exists and microseg does not manage it", name, p.target.AWS.VPCID)
 		}
 		p.groups[segment] = aws.ToString(got.SecurityGroups[0].GroupId)
-		return nil
+		return p.clearNewGroup(ctx, segment)
 	}
 	if err != nil {
 		return fmt.Errorf("create security group %s in %s: %w", name, p.target.AWS.VPCID, err)
 	}
 	p.groups[segment] = aws.ToString(out.GroupId)
-	return nil
+	return p.clearNewGroup(ctx, segment)
 }
 
 func (p *Provider) authorize(ctx context.Context, segment string, egress bool, perms []types.IpPermission) error {
@@ -271,23 +324,20 @@ func (p *Provider) revoke(ctx context.Context, segment string, egress bool, ids 
 
 // membershipChange records what a membership change does to an interface's groups.
 func (p *Provider) membershipChange(c model.Change, changes map[string]map[string]bool) error {
-	f := strings.Fields(c.Key)
-	var eni, gid string
-	switch {
-	case len(f) == 3 && f[1] == "foreign":
-		if !p.exclude || c.Action != model.ActionRemove {
-			return nil // reported as drift; removed only with exclusive_membership
-		}
-		eni, gid = f[0], f[2]
-	case len(f) == 2:
-		eni, gid = f[1], p.groups[f[0]]
-	default:
-		return fmt.Errorf("not a membership key: %q", c.Key)
+	m, err := contentOf[memberSpec](c)
+	if err != nil {
+		return err
 	}
-	if changes[eni] == nil {
-		changes[eni] = map[string]bool{}
+	gid := m.groupID
+	if m.segment != "" {
+		gid = p.groups[m.segment]
+	} else if !p.exclude || c.Action != model.ActionRemove {
+		return nil // a foreign group is only ever taken off, with exclusive_membership
 	}
-	changes[eni][gid] = c.Action != model.ActionRemove
+	if changes[m.eni] == nil {
+		changes[m.eni] = map[string]bool{}
+	}
+	changes[m.eni][gid] = c.Action != model.ActionRemove
 	return nil
 }
 

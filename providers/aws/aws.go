@@ -1,10 +1,12 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,9 +43,9 @@ type Provider struct {
 	quotas  Quotas
 	exclude bool // exclusive_membership
 
-	// From the last Observe: what Apply needs to address objects by key.
+	// From the last Observe: the groups of segments and interfaces, which Apply
+	// and the quota check need.
 	groups  map[string]string   // segment -> group ID
-	rules   map[string]string   // rule key -> security group rule ID
 	enis    map[string][]string // interface -> its groups
 	foreign map[string]bool     // group IDs not managed by microseg
 	members []instance          // running instances of the VPC
@@ -56,6 +58,32 @@ type instance struct {
 }
 
 var _ providers.Provider = (*Provider)(nil)
+
+// The typed Content of the provider's objects, which Apply reads instead of keys.
+type (
+	// ruleSpec is a rule as the policy wants it: the Content of desired rules.
+	ruleSpec struct {
+		rule        model.Rule // Segment, Direction, Peer and Port
+		description string
+	}
+	// liveRule is a rule as AWS holds it: the Content of observed rules.
+	liveRule struct {
+		id      string // security group rule ID
+		segment string
+		egress  bool
+	}
+	// memberSpec is a group on an interface: a segment's, or with exclusive
+	// membership a foreign one (groupID) to take off.
+	memberSpec struct {
+		eni, segment, groupID string
+	}
+)
+
+// descriptionField is the compared field of a rule: its description, which names
+// the allows behind it.
+func descriptionField(desc string) []model.Field {
+	return []model.Field{{Name: "description", Value: desc}}
+}
 
 // New returns the provider of target t, which must be an aws target, with the EC2
 // client the caller built (credentials, region, endpoint and retries are the
@@ -72,11 +100,12 @@ func (p *Provider) vpcFilter() types.Filter {
 }
 
 // Observe reads the managed groups and their rules, and which groups the VPC's
-// interfaces carry.
+// interfaces carry. Another group on a member's interface is a change to remove
+// with exclusive_membership, and a finding (kept by design) without it.
 func (p *Provider) Observe(ctx context.Context) (providers.Observation, error) {
-	p.groups, p.rules, p.enis, p.foreign = map[string]string{}, map[string]string{}, map[string][]string{}, map[string]bool{}
+	p.groups, p.enis, p.foreign = map[string]string{}, map[string][]string{}, map[string]bool{}
 	segmentOf := map[string]string{} // group ID -> segment
-	var objs []model.Object
+	var obs providers.Observation
 	pages := ec2.NewDescribeSecurityGroupsPaginator(p.client, &ec2.DescribeSecurityGroupsInput{
 		Filters: []types.Filter{p.vpcFilter()}, MaxResults: aws.Int32(1000),
 	})
@@ -93,58 +122,19 @@ func (p *Provider) Observe(ctx context.Context) (providers.Observation, error) {
 			}
 			p.groups[seg] = aws.ToString(g.GroupId)
 			segmentOf[aws.ToString(g.GroupId)] = seg
-			objs = append(objs, model.Object{Kind: model.ObjectSegment, Key: seg})
+			obs.Objects = append(obs.Objects, model.Object{Kind: model.ObjectSegment, Key: seg})
 		}
 	}
-	ids := model.SortedKeys(segmentOf)
-	for start := 0; start < len(ids); start += 200 { // filter values per call
-		rpages := ec2.NewDescribeSecurityGroupRulesPaginator(p.client, &ec2.DescribeSecurityGroupRulesInput{
-			Filters:    []types.Filter{{Name: aws.String("group-id"), Values: ids[start:min(start+200, len(ids))]}},
-			MaxResults: aws.Int32(1000),
-		})
-		for rpages.HasMorePages() {
-			out, err := rpages.NextPage(ctx)
-			if err != nil {
-				return providers.Observation{}, fmt.Errorf("describe security group rules in %s: %w", p.target.AWS.VPCID, err)
-			}
-			for _, r := range out.SecurityGroupRules {
-				key := ruleKey(r, segmentOf)
-				p.rules[key] = aws.ToString(r.SecurityGroupRuleId)
-				objs = append(objs, model.Object{Kind: model.ObjectRule, Key: key})
-			}
-		}
+	rules, err := p.observeRules(ctx, segmentOf)
+	if err != nil {
+		return providers.Observation{}, err
 	}
-	epages := ec2.NewDescribeNetworkInterfacesPaginator(p.client, &ec2.DescribeNetworkInterfacesInput{
-		Filters: []types.Filter{p.vpcFilter()}, MaxResults: aws.Int32(1000),
-	})
-	for epages.HasMorePages() {
-		out, err := epages.NextPage(ctx)
-		if err != nil {
-			return providers.Observation{}, fmt.Errorf("describe network interfaces in %s: %w", p.target.AWS.VPCID, err)
-		}
-		for _, eni := range out.NetworkInterfaces {
-			id := aws.ToString(eni.NetworkInterfaceId)
-			member := false
-			for _, g := range eni.Groups {
-				gid := aws.ToString(g.GroupId)
-				p.enis[id] = append(p.enis[id], gid)
-				if seg, ok := segmentOf[gid]; ok {
-					member = true
-					objs = append(objs, model.Object{Kind: model.ObjectMembership, Key: seg + " " + id})
-				}
-			}
-			// Other groups on a member's interface widen its envelope: drift.
-			if member {
-				for _, g := range eni.Groups {
-					if gid := aws.ToString(g.GroupId); segmentOf[gid] == "" {
-						objs = append(objs, model.Object{Kind: model.ObjectMembership, Key: id + " foreign " + gid})
-					}
-				}
-			}
-		}
+	obs.Objects = append(obs.Objects, rules...)
+	if err := p.observeInterfaces(ctx, segmentOf, &obs); err != nil {
+		return providers.Observation{}, err
 	}
 	p.members = nil
-	err := p.eachRunningInstance(ctx, func(in *types.Instance) {
+	err = p.eachRunningInstance(ctx, func(in *types.Instance) {
 		m := instance{id: aws.ToString(in.InstanceId), tags: tagMap(in.Tags)}
 		for _, ni := range in.NetworkInterfaces {
 			m.enis = append(m.enis, aws.ToString(ni.NetworkInterfaceId))
@@ -154,7 +144,81 @@ func (p *Provider) Observe(ctx context.Context) (providers.Observation, error) {
 	if err != nil {
 		return providers.Observation{}, err
 	}
-	return providers.Observation{Objects: objs}, nil
+	slices.SortFunc(obs.Findings, func(a, b model.Finding) int {
+		return cmp.Or(strings.Compare(a.Subject, b.Subject), strings.Compare(a.Message, b.Message))
+	})
+	return obs, nil
+}
+
+// observeRules reads the rules of the managed groups, each as an object keyed as
+// the model keys it, whose Content is the rule's identity in AWS.
+func (p *Provider) observeRules(ctx context.Context, segmentOf map[string]string) ([]model.Object, error) {
+	var objs []model.Object
+	ids := model.SortedKeys(segmentOf)
+	for start := 0; start < len(ids); start += 200 { // filter values per call
+		rpages := ec2.NewDescribeSecurityGroupRulesPaginator(p.client, &ec2.DescribeSecurityGroupRulesInput{
+			Filters:    []types.Filter{{Name: aws.String("group-id"), Values: ids[start:min(start+200, len(ids))]}},
+			MaxResults: aws.Int32(1000),
+		})
+		for rpages.HasMorePages() {
+			out, err := rpages.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("describe security group rules in %s: %w", p.target.AWS.VPCID, err)
+			}
+			for _, r := range out.SecurityGroupRules {
+				live := &liveRule{id: aws.ToString(r.SecurityGroupRuleId), segment: segmentOf[aws.ToString(r.GroupId)], egress: aws.ToBool(r.IsEgress)}
+				objs = append(objs, model.Object{Kind: model.ObjectRule, Key: ruleKey(r, segmentOf),
+					Fields: descriptionField(aws.ToString(r.Description)), Content: live})
+			}
+		}
+	}
+	return objs, nil
+}
+
+// observeInterfaces reads which groups the VPC's interfaces carry: memberships of
+// segments, and the other groups on members' interfaces.
+func (p *Provider) observeInterfaces(ctx context.Context, segmentOf map[string]string, obs *providers.Observation) error {
+	epages := ec2.NewDescribeNetworkInterfacesPaginator(p.client, &ec2.DescribeNetworkInterfacesInput{
+		Filters: []types.Filter{p.vpcFilter()}, MaxResults: aws.Int32(1000),
+	})
+	for epages.HasMorePages() {
+		out, err := epages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("describe network interfaces in %s: %w", p.target.AWS.VPCID, err)
+		}
+		for _, eni := range out.NetworkInterfaces {
+			id := aws.ToString(eni.NetworkInterfaceId)
+			var segments []string
+			for _, g := range eni.Groups {
+				gid := aws.ToString(g.GroupId)
+				p.enis[id] = append(p.enis[id], gid)
+				if seg, ok := segmentOf[gid]; ok {
+					segments = append(segments, seg)
+					obs.Objects = append(obs.Objects, model.Object{Kind: model.ObjectMembership, Key: seg + " " + id,
+						Content: &memberSpec{eni: id, segment: seg}})
+				}
+			}
+			if len(segments) == 0 {
+				continue
+			}
+			// Other groups on a member's interface widen its envelope.
+			for _, g := range eni.Groups {
+				gid := aws.ToString(g.GroupId)
+				if segmentOf[gid] != "" {
+					continue
+				}
+				if p.exclude {
+					obs.Objects = append(obs.Objects, model.Object{Kind: model.ObjectMembership, Key: id + " foreign " + gid,
+						Content: &memberSpec{eni: id, groupID: gid}})
+					continue
+				}
+				obs.Findings = append(obs.Findings, model.Finding{Subject: "interface " + id,
+					Message: fmt.Sprintf("member of %s also carries security group %s (%s), which microseg does not manage: it widens what the member may send and receive (exclusive_membership = true removes it)",
+						strings.Join(segments, ", "), gid, aws.ToString(g.GroupName))})
+			}
+		}
+	}
+	return nil
 }
 
 // eachRunningInstance pages DescribeInstances over the running instances of the
@@ -253,8 +317,9 @@ func portText(proto string, from, to int32) string {
 	return "proto-" + proto
 }
 
-// permission is the AWS form of a model rule.
-func (p *Provider) permission(r *model.Rule) (types.IpPermission, error) {
+// permission is the AWS form of a desired rule.
+func (p *Provider) permission(spec *ruleSpec) (types.IpPermission, error) {
+	r := &spec.rule
 	perm := types.IpPermission{}
 	switch pr := r.Port.Protocol; {
 	case pr == model.ProtocolAll:
@@ -272,7 +337,7 @@ func (p *Provider) permission(r *model.Rule) (types.IpPermission, error) {
 	default:
 		return perm, fmt.Errorf("protocol %s has no security group form", pr)
 	}
-	desc := aws.String("microseg: " + strings.Join(r.Allows, ","))
+	desc := aws.String(spec.description)
 	switch {
 	case r.Peer.Segment != "":
 		gid, ok := p.groups[r.Peer.Segment]

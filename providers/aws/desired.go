@@ -1,9 +1,11 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/microseg/microseg/model"
@@ -18,11 +20,12 @@ var everywhere = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustPa
 // checks AWS's quotas first.
 func (p *Provider) Desired(ctx context.Context, st *model.DesiredState, obs providers.Observation) ([]model.Object, error) {
 	var objs []model.Object
-	count := map[string]int{} // "segment direction family" -> rules
-	add := func(seg, key string, dir model.Direction, peer model.Peer) {
-		objs = append(objs, model.Object{Kind: model.ObjectRule, Key: key})
-		for _, fam := range families(peer) {
-			count[seg+" "+dir.String()+" "+fam]++
+	count := map[quotaKey]int{}
+	add := func(r model.Rule, desc string) {
+		objs = append(objs, model.Object{Kind: model.ObjectRule, Key: r.Key(), Fields: descriptionField(desc),
+			Content: &ruleSpec{rule: r, description: desc}})
+		for _, fam := range families(r.Peer) {
+			count[quotaKey{r.Segment, r.Direction, fam}]++
 		}
 	}
 	for _, seg := range st.Segments {
@@ -30,20 +33,26 @@ func (p *Provider) Desired(ctx context.Context, st *model.DesiredState, obs prov
 		if seg.Mode == model.ModeAudit {
 			for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 				for _, pfx := range everywhere {
-					r := model.Rule{Segment: seg.Name, Direction: dir, Peer: model.Peer{Prefix: pfx}, Port: model.ServicePort{Protocol: model.ProtocolAll}}
-					add(seg.Name, r.Key(), dir, r.Peer)
+					add(model.Rule{Segment: seg.Name, Direction: dir, Peer: model.Peer{Prefix: pfx}, Port: model.ServicePort{Protocol: model.ProtocolAll}},
+						"microseg: audit mode of segment "+sanitizeDescription(seg.Name))
 				}
 			}
 		}
 	}
 	for _, r := range st.Rules {
-		add(r.Segment, r.Key(), r.Direction, r.Peer)
+		add(model.Rule{Segment: r.Segment, Direction: r.Direction, Peer: r.Peer, Port: r.Port}, ruleDescription(r.Allows, st.Allows))
 	}
-	for _, key := range model.SortedKeys(count) { // the same error every time
-		if n := count[key]; n > p.quotas.RulesPerGroup {
-			parts := strings.Fields(key)
+	keys := make([]quotaKey, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b quotaKey) int { // the same error every time
+		return cmp.Or(strings.Compare(a.segment, b.segment), cmp.Compare(a.dir, b.dir), strings.Compare(a.family, b.family))
+	})
+	for _, k := range keys {
+		if n := count[k]; n > p.quotas.RulesPerGroup {
 			return nil, fmt.Errorf("segment %q needs %d %s rules for %s in its security group, over the quota of %d (raise it for target %s, or split the segment)",
-				parts[0], n, parts[1], parts[2], p.quotas.RulesPerGroup, p.target.Name)
+				k.segment, n, k.dir, k.family, p.quotas.RulesPerGroup, p.target.Name)
 		}
 	}
 	if p.quotas.RulesPerGroup*p.quotas.GroupsPerENI > 1000 {
@@ -60,7 +69,8 @@ func (p *Provider) Desired(ctx context.Context, st *model.DesiredState, obs prov
 				continue
 			}
 			for _, eni := range in.enis {
-				objs = append(objs, model.Object{Kind: model.ObjectMembership, Key: seg.Name + " " + eni})
+				objs = append(objs, model.Object{Kind: model.ObjectMembership, Key: seg.Name + " " + eni,
+					Content: &memberSpec{eni: eni, segment: seg.Name}})
 				groupsOn[eni]++
 			}
 		}
@@ -79,6 +89,70 @@ func (p *Provider) Desired(ctx context.Context, st *model.DesiredState, obs prov
 		}
 	}
 	return objs, nil
+}
+
+// quotaKey counts rules against AWS's quota: per group, direction and family.
+type quotaKey struct {
+	segment string
+	dir     model.Direction
+	family  string
+}
+
+// maxDescription is AWS's limit on a rule description.
+const maxDescription = 255
+
+// ruleDescription is what an operator reads next to a rule in the console: the
+// allows it enforces, with their owners and tickets, as
+// "microseg: web-to-db (owner team-payments, ticket SEC-142); lb-to-web". Allows
+// past AWS's 255 characters are counted ("; +3 more"), never cut mid-name.
+func ruleDescription(allows []string, byName map[string]*model.Allow) string {
+	desc := "microseg:"
+	for i, name := range allows {
+		part := " " + sanitizeDescription(name)
+		if a := byName[name]; a != nil {
+			var notes []string
+			if a.Owner != "" {
+				notes = append(notes, "owner "+sanitizeDescription(a.Owner))
+			}
+			if a.Ticket != "" {
+				notes = append(notes, "ticket "+sanitizeDescription(a.Ticket))
+			}
+			if len(notes) > 0 {
+				part += " (" + strings.Join(notes, ", ") + ")"
+			}
+		}
+		if i > 0 {
+			part = ";" + part
+		}
+		rest := ""
+		if left := len(allows) - i - 1; left > 0 {
+			rest = fmt.Sprintf("; +%d more", left)
+		}
+		if len(desc)+len(part)+len(rest) > maxDescription {
+			if i == 0 { // one allow with a very long owner or ticket
+				return (desc + part)[:maxDescription]
+			}
+			// The previous part left room for this count.
+			return desc + fmt.Sprintf("; +%d more", len(allows)-i)
+		}
+		desc += part
+	}
+	return desc
+}
+
+// sanitizeDescription keeps the characters AWS accepts in a rule description
+// (a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*) and writes "_" for others.
+func sanitizeDescription(s string) string {
+	return strings.Map(func(c rune) rune {
+		if descriptionChar(c) {
+			return c
+		}
+		return '_'
+	}, s)
+}
+
+func descriptionChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(" ._-:/()#,@[]+=&;{}!$*", c)
 }
 
 // families is the address families a rule counts against: a group reference counts

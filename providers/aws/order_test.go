@@ -39,7 +39,8 @@ func (r *callRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 // TestApplyIsMakeBeforeBreak changes a policy so that its plan adds and removes
 // rules and memberships, and checks that every call that grants (create, authorize,
 // attach) comes before every call that takes away (revoke, delete) — except revoking
-// the default egress of a group just created, which no member carries yet.
+// the default egress of a group just created (read back right after the create),
+// which no member carries yet.
 func TestApplyIsMakeBeforeBreak(t *testing.T) {
 	emu, setup := emulated(t)
 	emu.AddInstance("vpc-1", map[string]string{"tier": "web"}, "10.0.1.10")
@@ -85,8 +86,8 @@ func TestApplyIsMakeBeforeBreak(t *testing.T) {
 		switch {
 		case a == "CreateSecurityGroup" || strings.HasPrefix(a, "AuthorizeSecurityGroup") || a == "ModifyNetworkInterfaceAttribute":
 			lastGrant = i
-		case a == "RevokeSecurityGroupEgress" && i > 0 && rec.actions[i-1] == "CreateSecurityGroup":
-			// the default egress of the group just created
+		case a == "RevokeSecurityGroupEgress" && i > 1 && rec.actions[i-1] == "DescribeSecurityGroupRules" && rec.actions[i-2] == "CreateSecurityGroup":
+			// the default egress of the group just created, read back first
 		case strings.HasPrefix(a, "RevokeSecurityGroup") || a == "DeleteSecurityGroup":
 			firstTake = min(firstTake, i)
 		}

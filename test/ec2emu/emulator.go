@@ -6,8 +6,10 @@
 //
 // It follows AWS's semantics where the provider can observe them: rules grouped
 // by protocol and port range in DescribeSecurityGroups and one per source in
-// DescribeSecurityGroupRules, the default egress rule of a new group, atomic
-// authorize and revoke calls with InvalidPermission.Duplicate and
+// DescribeSecurityGroupRules, the default egress rules of a new group (to ::/0
+// too in a VPC with an IPv6 block), the VPC's default group on an instance added
+// without groups, rule descriptions in AWS's character set and their update by
+// rule ID, atomic authorize and revoke calls with InvalidPermission.Duplicate and
 // InvalidPermission.NotFound, DependencyViolation on deleting a group in use, the
 // rules-per-group and groups-per-interface quotas, filters with wildcards,
 // MaxResults/NextToken pagination, DryRun, and EC2's XML error documents.
@@ -73,6 +75,7 @@ type Emulator struct {
 type vpc struct {
 	id           string
 	defaultGroup string
+	ipv6Blocks   []string // associated IPv6 CIDR blocks: new groups also get ::/0 egress
 }
 
 type group struct {
@@ -208,6 +211,12 @@ var handlers = map[string]handler{
 	"DescribeNetworkInterfaces":       (*Emulator).describeNetworkInterfaces,
 	"ModifyNetworkInterfaceAttribute": (*Emulator).modifyNetworkInterfaceAttribute,
 	"DescribeInstances":               (*Emulator).describeInstances,
+	"UpdateSecurityGroupRuleDescriptionsIngress": func(e *Emulator, p *params) (any, *apiError) {
+		return e.updateRuleDescriptions(p, false)
+	},
+	"UpdateSecurityGroupRuleDescriptionsEgress": func(e *Emulator, p *params) (any, *apiError) {
+		return e.updateRuleDescriptions(p, true)
+	},
 }
 
 // ServeHTTP answers one EC2 Query request (POST form or GET query string).

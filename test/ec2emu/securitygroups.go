@@ -86,8 +86,8 @@ func (e *Emulator) parsePermission(p *params, g *group, egress, revoke bool, whe
 	base := ruleKey{egress: egress, protocol: proto, from: from, to: to}
 	var out []permission
 	add := func(kind ruleKind, peer, desc string) *apiError {
-		if len(desc) > 255 {
-			return newErr(400, "InvalidParameterValue", "Rule description exceeds 255 characters")
+		if err := checkDescription(desc); err != nil {
+			return err
 		}
 		k := base
 		k.kind, k.peer = kind, peer
@@ -465,8 +465,9 @@ func (e *Emulator) createSecurityGroup(p *params) (any, *apiError) {
 	return &createSecurityGroupResponse{GroupID: g.id, TagSet: xmlTags(g.tags)}, nil
 }
 
-// newGroup creates a group with AWS's default outbound rule (all traffic to
-// 0.0.0.0/0); a VPC's default group also admits all traffic from itself.
+// newGroup creates a group with AWS's default outbound rules (all traffic to
+// 0.0.0.0/0, and to ::/0 when the VPC has an IPv6 block); a VPC's default group
+// also admits all traffic from itself.
 func (e *Emulator) newGroup(vpcID, name, desc string, isDefault bool) *group {
 	g := &group{
 		id: e.newID("sg"), name: name, desc: desc, vpc: vpcID, isDefault: isDefault,
@@ -477,6 +478,9 @@ func (e *Emulator) newGroup(vpcID, name, desc string, isDefault bool) *group {
 		e.addRule(g, ruleKey{protocol: "-1", from: -1, to: -1, kind: kindGroup, peer: g.id}, "")
 	}
 	e.addRule(g, ruleKey{egress: true, protocol: "-1", from: -1, to: -1, kind: kindIPv4, peer: "0.0.0.0/0"}, "")
+	if v := e.vpcs[vpcID]; v != nil && len(v.ipv6Blocks) > 0 {
+		e.addRule(g, ruleKey{egress: true, protocol: "-1", from: -1, to: -1, kind: kindIPv6, peer: "::/0"}, "")
+	}
 	return g
 }
 
@@ -684,4 +688,75 @@ func (e *Emulator) describeSecurityGroupRules(p *params) (any, *apiError) {
 		resp.SecurityGroupRuleSet = append(resp.SecurityGroupRuleSet, xmlRuleOf(e.rules[id]))
 	}
 	return resp, nil
+}
+
+// checkDescription holds a rule description to AWS's constraints: at most 255
+// characters of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*
+// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpRange.html).
+func checkDescription(desc string) *apiError {
+	if len(desc) > 255 {
+		return newErr(400, "InvalidParameterValue", "Rule description exceeds 255 characters")
+	}
+	for _, c := range desc {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(" ._-:/()#,@[]+=&;{}!$*", c)
+		if !ok {
+			return newErr(400, "InvalidParameterValue",
+				"Invalid rule description. Valid descriptions are strings less than 256 characters from the following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*")
+		}
+	}
+	return nil
+}
+
+// updateRuleDescriptions is UpdateSecurityGroupRuleDescriptionsIngress and
+// ...Egress: new descriptions for existing rules, named by rule ID
+// (SecurityGroupRuleDescription.N, as the SDKs send the list) or by their properties (IpPermissions.N, whose
+// ranges carry the new descriptions). Nothing changes unless every rule is found.
+func (e *Emulator) updateRuleDescriptions(p *params, egress bool) (any, *apiError) {
+	g, err := e.lookupGroup(p)
+	if err != nil {
+		return nil, err
+	}
+	byID := p.list("SecurityGroupRuleDescription")
+	perms, err := e.permissions(p, g, egress, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(byID) > 0 && len(perms) > 0 {
+		return nil, newErr(400, "InvalidParameterCombination",
+			"You may specify either IpPermissions or SecurityGroupRuleDescriptions, not both")
+	}
+	if len(byID) == 0 && len(perms) == 0 {
+		return nil, errMissing("IpPermissions or SecurityGroupRuleDescriptions")
+	}
+	updates := map[*rule]string{}
+	for i, d := range byID {
+		id := d.str("SecurityGroupRuleId")
+		if id == "" {
+			return nil, errMissing("SecurityGroupRuleDescription." + strconv.Itoa(i+1) + ".SecurityGroupRuleId")
+		}
+		r := e.rules[id]
+		if r == nil || r.group != g.id || r.egress != egress {
+			return nil, newErr(400, "InvalidSecurityGroupRuleId.NotFound",
+				"The security group rule ID '%s' does not exist in security group '%s'", id, g.id)
+		}
+		if err := checkDescription(d.str("Description")); err != nil {
+			return nil, err
+		}
+		updates[r] = d.str("Description")
+	}
+	for _, pm := range perms {
+		r := g.byKey[pm.ruleKey]
+		if r == nil {
+			return nil, newErr(400, "InvalidPermission.NotFound",
+				"The specified rule does not exist in this security group.")
+		}
+		updates[r] = pm.desc
+	}
+	if p.dryRun() {
+		return nil, errDryRun
+	}
+	for r, desc := range updates {
+		r.desc = desc
+	}
+	return &updateRuleDescriptionsResponse{Return: true}, nil
 }

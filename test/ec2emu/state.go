@@ -5,23 +5,39 @@ import (
 	"strings"
 )
 
-// AddVPC adds a VPC with its default security group, named "default", which
-// admits all traffic from itself and sends all IPv4 traffic anywhere, as on AWS,
-// and returns that group's ID. The first VPC added is the default VPC, where
+// AddVPC adds an IPv4-only VPC with its default security group, named "default",
+// which admits all traffic from itself and sends all IPv4 traffic anywhere, as on
+// AWS, and returns that group's ID. The first VPC added is the default VPC, where
 // CreateSecurityGroup puts groups when it is sent no VpcId. Adding a VPC twice
 // changes nothing.
 func (e *Emulator) AddVPC(id string) (defaultGroupID string) {
+	return e.addVPC(id, "")
+}
+
+// AddDualStackVPC adds a VPC with an IPv6 CIDR block associated, as AddVPC does
+// otherwise. In such a VPC AWS gives the default group and every group created
+// later two outbound rules: all traffic to 0.0.0.0/0 and all traffic to ::/0
+// (https://docs.aws.amazon.com/vpc/latest/userguide/default-security-group.html).
+func (e *Emulator) AddDualStackVPC(id, ipv6Block string) (defaultGroupID string) {
+	return e.addVPC(id, ipv6Block)
+}
+
+func (e *Emulator) addVPC(id, ipv6Block string) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if v := e.vpcs[id]; v != nil {
 		return v.defaultGroup
 	}
-	g := e.newGroup(id, "default", "default VPC security group", true)
-	e.vpcs[id] = &vpc{id: id, defaultGroup: g.id}
+	v := &vpc{id: id}
+	if ipv6Block != "" {
+		v.ipv6Blocks = []string{ipv6Block}
+	}
+	e.vpcs[id] = v // before the group, whose default rules depend on the blocks
+	v.defaultGroup = e.newGroup(id, "default", "default VPC security group", true).id
 	if e.defaultVPC == "" {
 		e.defaultVPC = id
 	}
-	return g.id
+	return v.defaultGroup
 }
 
 // DefaultSecurityGroup returns the ID of a VPC's default security group, "" for

@@ -218,6 +218,13 @@ type authorizeResponse struct {
 	SecurityGroupRuleSet []xmlRule `xml:"securityGroupRuleSet>item"`
 }
 
+type updateRuleDescriptionsResponse struct {
+	XMLName   xml.Name
+	Xmlns     string `xml:"xmlns,attr"`
+	RequestID string `xml:"requestId"`
+	Return    bool   `xml:"return"`
+}
+
 type revokeResponse struct {
 	XMLName                     xml.Name
 	Xmlns                       string           `xml:"xmlns,attr"`
