@@ -243,7 +243,11 @@ func (p *Plan) Render(w io.Writer) error {
 
 func writeFields(b *strings.Builder, fields []Field) {
 	for _, f := range fields {
-		fmt.Fprintf(b, "  %s=%s", f.Name, f.Value)
+		if f.Value == "" {
+			fmt.Fprintf(b, "  %s=\"\"", f.Name) // an empty description, say
+		} else {
+			fmt.Fprintf(b, "  %s=%s", f.Name, f.Value)
+		}
 	}
 }
 

@@ -180,12 +180,6 @@ func countPlaces(plans []workflows.HostPlan) string {
 			hosts++
 		}
 	}
-	plural := func(n int, one, many string) string {
-		if n == 1 {
-			return "1 " + one
-		}
-		return fmt.Sprintf("%d %s", n, many)
-	}
 	switch {
 	case clouds == 0:
 		return plural(hosts, "host", "hosts")
@@ -193,6 +187,14 @@ func countPlaces(plans []workflows.HostPlan) string {
 		return plural(clouds, "cloud target", "cloud targets")
 	}
 	return plural(hosts, "host", "hosts") + " and " + plural(clouds, "cloud target", "cloud targets")
+}
+
+// plural counts n things: "1 host", "3 hosts".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // printFindings lists what a target keeps by design but an operator should know;
@@ -299,7 +301,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	for _, res := range results {
 		for _, h := range res.Hosts {
 			if h.Host == "" {
-				fmt.Fprintf(stdout, "%s: %d changes, verified=%v\n", h.Target, h.Changes, h.Verified)
+				fmt.Fprintf(stdout, "%s: %s, verified=%v\n", h.Target, plural(h.Changes, "change", "changes"), h.Verified)
 			} else {
 				fmt.Fprintf(stdout, "%s/%s: %s, confirmed, verified=%v\n", h.Target, h.Host, describeStats(h.Stats), h.Verified)
 			}
