@@ -254,6 +254,23 @@ allow "web-to-app" {
 	if out, code := e.run("reconcile", "stop", "-target", "prod", dir); code != 0 {
 		t.Fatalf("reconcile stop = %d:\n%s", code, out)
 	}
+	// The report lists the default group as a finding, and no drift.
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	if out, code := e.run("report", "-format", "json", "-o", reportFile, dir); code != 0 {
+		t.Fatalf("report = %d:\n%s", code, out)
+	}
+	raw, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Drift    struct{ Events []json.RawMessage }
+		Findings []struct{ Target, Subject, Message string }
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil || len(rep.Drift.Events) != 0 || len(rep.Findings) != 2 ||
+		rep.Findings[0].Target != "prod" || !strings.Contains(rep.Findings[0].Message, def) {
+		t.Fatalf("report (%v): drift %d events, findings %+v", err, len(rep.Drift.Events), rep.Findings)
+	}
 
 	// Something keeps putting IPv6 allow-all egress back on the web group: the
 	// apply cannot converge, exits 1 and says what is still different.

@@ -44,6 +44,7 @@ type Results interface {
 	SaveDriftEvent(ctx context.Context, e report.DriftEvent) error
 	DriftEvents(ctx context.Context, since time.Time, target string) ([]report.DriftEvent, error)
 	SavePolicyUpdate(ctx context.Context, u report.PolicyUpdate) error
+	SaveFindings(ctx context.Context, target string, seen time.Time, findings []report.Finding) error
 }
 
 // FlowSourceFactory opens a cloud target's flow logs as configured by its flow_logs

@@ -59,11 +59,8 @@ func (a *Activities) PlanCloud(ctx context.Context, job HostJob) (HostPlan, erro
 		return HostPlan{}, err
 	}
 	add, change, remove := plan.Counts()
-	hp := HostPlan{Target: job.Target, Add: add, Change: change, Remove: remove, TextHash: text, Observed: digestObjects(obs.Objects)}
-	for _, f := range obs.Findings {
-		hp.Findings = append(hp.Findings, f.String())
-	}
-	return hp, nil
+	return HostPlan{Target: job.Target, Add: add, Change: change, Remove: remove, TextHash: text,
+		Observed: digestObjects(obs.Objects), Findings: obs.Findings}, nil
 }
 
 func cloudPlan(ctx context.Context, job HostJob, st *model.DesiredState, p providers.Provider) (*model.Plan, providers.Observation, error) {

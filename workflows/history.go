@@ -87,6 +87,34 @@ func (a *Activities) RecordDrift(ctx context.Context, e report.DriftEvent) error
 	return a.Results.SaveDriftEvent(ctx, e)
 }
 
+// recordFindings stores what a reconcile check saw kept by design on the target's
+// hosts and clouds. Runs from before findings were recorded replay as they were.
+func recordFindings(ctx workflow.Context, target string, seen time.Time, plan Plan) {
+	var findings []report.Finding
+	for _, h := range plan.Hosts {
+		for _, f := range h.Findings {
+			subject := f.Subject
+			if h.Host != "" {
+				subject = h.Host + ": " + subject
+			}
+			findings = append(findings, report.Finding{Target: target, Subject: subject, Message: f.Message})
+		}
+	}
+	if len(findings) == 0 || workflow.GetVersion(ctx, "record-findings", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	var a *Activities
+	_ = workflow.ExecuteActivity(historyOptions(ctx), a.RecordFindings, target, seen, findings).Get(ctx, nil)
+}
+
+// RecordFindings stores the findings a check saw at seen in the results history.
+func (a *Activities) RecordFindings(ctx context.Context, target string, seen time.Time, findings []report.Finding) error {
+	if a.Results == nil {
+		return nil
+	}
+	return a.Results.SaveFindings(ctx, target, seen, findings)
+}
+
 // RecordPolicyUpdate stores a policy update in the results history.
 func (a *Activities) RecordPolicyUpdate(ctx context.Context, u report.PolicyUpdate) error {
 	if a.Results == nil {

@@ -149,6 +149,9 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) (b
 		state.LastError = err.Error()
 		return
 	}
+	if recordsHistory(ctx) {
+		recordFindings(ctx, req.Target, state.LastCheck, plan)
+	}
 	event := DriftEvent{When: state.LastCheck}
 	for _, h := range plan.Hosts {
 		if n := h.Add + h.Change + h.Remove; n > 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/onprem"
 )
 
@@ -50,7 +51,7 @@ type HostPlan struct {
 	Observed            string // digest of what was observed: Apply refuses a plan whose host changed since
 	// Findings are what the target keeps by design but an operator should know
 	// (a foreign security group on a member's interface): never counted as changes.
-	Findings []string `json:",omitempty"`
+	Findings []model.Finding `json:",omitempty"`
 }
 
 // Plan is the result of the Plan workflow.

@@ -199,7 +199,7 @@ func plural(n int, one, many string) string {
 
 // printFindings lists what a target keeps by design but an operator should know;
 // they are not changes, and no exit code counts them.
-func printFindings(w io.Writer, findings []string) {
+func printFindings(w io.Writer, findings []model.Finding) {
 	for _, f := range findings {
 		fmt.Fprintf(w, "  note (not a change): %s\n", f)
 	}
@@ -467,7 +467,7 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 			drifted = append(drifted, h)
 		}
 		for _, f := range h.Findings {
-			findings = append(findings, finding{h.Target, h.Host, f})
+			findings = append(findings, finding{h.Target, h.Host, f.String()})
 		}
 	}
 	if *asJSON {

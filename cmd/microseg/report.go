@@ -46,7 +46,9 @@ func buildReport(name, dir, since, target string, stderr io.Writer) (*report.Rep
 	in := report.Inputs{PolicyName: policyName(dir), Now: now, Since: from}
 	if in.Runs, err = db.AuditRuns(ctx, from, target); err == nil {
 		if in.Drift, err = db.DriftEvents(ctx, from, target); err == nil {
-			in.Updates, err = db.PolicyUpdates(ctx, from, target)
+			if in.Updates, err = db.PolicyUpdates(ctx, from, target); err == nil {
+				in.Findings, err = db.Findings(ctx, from, target)
+			}
 		}
 	}
 	if err != nil {

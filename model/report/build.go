@@ -45,6 +45,7 @@ func Build(p *model.Policy, in Inputs) *Report {
 	r.Violations = b.flowEntries(verdict.Violation)
 	r.Outages = b.flowEntries(verdict.WantedButBlocked)
 	r.Drift = b.drift(in.Drift)
+	r.Findings = b.findings(in.Findings)
 	r.PolicyUpdates = b.updates(in.Updates)
 	r.BlastRadius = b.blastRadius()
 	r.Allows = b.allows()
@@ -464,6 +465,21 @@ func median(sorted []int64) int64 {
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+// findings keeps the findings seen in the window, by target, subject and message.
+func (b *builder) findings(in []Finding) []FindingEntry {
+	out := []FindingEntry{}
+	for _, f := range in {
+		if f.LastSeen.Before(b.since) || f.FirstSeen.After(b.now) {
+			continue
+		}
+		out = append(out, FindingEntry{Target: f.Target, Subject: f.Subject, Message: f.Message, FirstSeen: f.FirstSeen.UTC(), LastSeen: f.LastSeen.UTC()})
+	}
+	slices.SortFunc(out, func(a, c FindingEntry) int {
+		return cmp.Or(strings.Compare(a.Target, c.Target), strings.Compare(a.Subject, c.Subject), strings.Compare(a.Message, c.Message))
+	})
+	return out
+}
 
 func (b *builder) drift(events []DriftEvent) DriftSection {
 	d := DriftSection{Events: []DriftEntry{}}

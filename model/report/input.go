@@ -37,6 +37,14 @@ type DriftEvent struct {
 	Remediated time.Time // zero while not remediated
 }
 
+// Finding is something a target keeps by design that an operator should know (a
+// security group microseg does not manage on a member's interface, say), as
+// reconcile checks saw it: from the first check that saw it to the last.
+type Finding struct {
+	Target, Subject, Message string
+	FirstSeen, LastSeen      time.Time
+}
+
 // PolicyUpdate is one change of policy and when it was enforced everywhere.
 type PolicyUpdate struct {
 	PolicyHash string

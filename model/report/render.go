@@ -166,6 +166,10 @@ func (r *Report) csvTables() []csvTable {
 	for _, e := range r.Drift.Events {
 		drift.rows = append(drift.rows, []string{e.ID, e.Target, rfc3339(e.Detected), rfc3339p(e.Remediated), strconv.FormatBool(e.Open), strconv.FormatInt(e.Seconds, 10), strconv.Itoa(e.Changes), e.Summary})
 	}
+	findings := csvTable{section: "findings", columns: []string{"target", "subject", "message", "first_seen", "last_seen"}}
+	for _, f := range r.Findings {
+		findings.rows = append(findings.rows, []string{f.Target, f.Subject, f.Message, rfc3339(f.FirstSeen), rfc3339(f.LastSeen)})
+	}
 	upd := csvTable{section: "policy_updates", columns: []string{"policy_hash", "target", "submitted", "enforced", "seconds", "pending"}}
 	for _, ro := range r.PolicyUpdates.Rollouts {
 		upd.rows = append(upd.rows, []string{ro.PolicyHash, "(all)", rfc3339(ro.Submitted), rfc3339p(ro.Enforced), strconv.FormatInt(ro.Seconds, 10), strconv.FormatBool(ro.Pending)})
@@ -194,7 +198,7 @@ func (r *Report) csvTables() []csvTable {
 	for _, req := range r.PCI.Requirements {
 		pci.rows = append(pci.rows, []string{req.ID, req.Title, req.Status, strings.Join(req.Evidence, "\n")})
 	}
-	return append(tables, summary, header, runs, covTotals, cov, weekly, wb, viol, out, drift, upd, blast, allows, nodes, edges, pci)
+	return append(tables, summary, header, runs, covTotals, cov, weekly, wb, viol, out, drift, findings, upd, blast, allows, nodes, edges, pci)
 }
 
 // mdEscaper makes text safe in a Markdown table cell: no raw HTML, no emphasis or
@@ -325,6 +329,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		drift = append(drift, []string{readable(e.Detected), e.Target, e.Summary, strconv.Itoa(e.Changes), state})
 	}
 	mdTable(&b, []string{"detected", "target", "summary", "changes", "state"}, drift)
+
+	fmt.Fprintf(&b, "## Findings\n\nWhat targets keep by design but an operator should know (not drift): %d.\n\n", len(r.Findings))
+	var findings [][]string
+	for _, f := range r.Findings {
+		findings = append(findings, []string{f.Target, f.Subject, f.Message, readable(f.FirstSeen), readable(f.LastSeen)})
+	}
+	mdTable(&b, []string{"target", "subject", "finding", "first seen", "last seen"}, findings)
 
 	u := r.PolicyUpdates
 	fmt.Fprintf(&b, "## Policy updates\n\n%d changes, %d enforced everywhere (median %s, longest %s), %d pending.\n\n", len(u.Rollouts), u.Complete, Duration(u.MedianSeconds), Duration(u.MaxSeconds), u.Pending)

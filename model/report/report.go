@@ -22,6 +22,8 @@ type Inputs struct {
 	Drift []DriftEvent
 	// Updates count when their rollout was under way at some point in the window.
 	Updates []PolicyUpdate
+	// Findings count when they were seen at some point in the window.
+	Findings []Finding
 }
 
 // DefaultWindow is the window a report covers when Inputs.Since is zero.
@@ -43,6 +45,7 @@ type Report struct {
 	Violations    []FlowEntry         `json:"violations"`
 	Outages       []FlowEntry         `json:"outages"`
 	Drift         DriftSection        `json:"drift"`
+	Findings      []FindingEntry      `json:"findings"`
 	PolicyUpdates UpdateSection       `json:"policy_updates"`
 	BlastRadius   []BlastEntry        `json:"blast_radius"`
 	Allows        []AllowEntry        `json:"allows"`
@@ -192,6 +195,16 @@ type DriftSection struct {
 	// only; 0 when none was remediated.
 	MedianSeconds int64 `json:"median_seconds"`
 	MaxSeconds    int64 `json:"max_seconds"`
+}
+
+// FindingEntry is one finding: what a target keeps by design but an operator
+// should know, never counted as drift.
+type FindingEntry struct {
+	Target    string    `json:"target"`
+	Subject   string    `json:"subject"`
+	Message   string    `json:"message"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
 }
 
 // DriftEntry is one drift event.

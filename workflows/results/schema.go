@@ -78,6 +78,18 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX policy_updates_submitted ON policy_updates (submitted_ns)`,
 	},
+	// 2: findings, what reconcile checks saw kept by design, first and last seen.
+	{
+		`CREATE TABLE findings (
+			target        {text} NOT NULL,
+			subject       {text} NOT NULL,
+			message       {text} NOT NULL,
+			first_seen_ns BIGINT NOT NULL,
+			last_seen_ns  BIGINT NOT NULL,
+			PRIMARY KEY (target, subject, message)
+		)`,
+		`CREATE INDEX findings_last_seen ON findings (last_seen_ns)`,
+	},
 }
 
 // schemaVersion is the version this code writes: the number of steps.

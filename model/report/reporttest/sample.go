@@ -98,6 +98,13 @@ func ThreeTier() report.Inputs {
 		{ID: "drift-3", Target: "prod-weu", Detected: time.Date(2027, 6, 9, 8, 0, 0, 0, time.UTC), Changes: 1,
 			Summary: "NSG rule microseg-app-in-8080 priority changed"},
 	}
+	in.Findings = []report.Finding{
+		{Target: "prod-use1", Subject: "interface eni-0a1b2c3d4e5f60718",
+			Message:   "member of web also carries security group sg-0f1e2d3c4b5a69788 (default), which microseg does not manage: it widens what the member may send and receive (exclusive_membership = true removes it)",
+			FirstSeen: time.Date(2027, 4, 20, 10, 5, 0, 0, time.UTC), LastSeen: time.Date(2027, 6, 10, 11, 55, 0, 0, time.UTC)},
+		{Target: "prod-use1", Subject: "interface eni-0ffffffffffffffff", Message: "seen before the window only",
+			FirstSeen: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), LastSeen: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
+	}
 	in.Updates = []report.PolicyUpdate{
 		{PolicyHash: "a1b2c3d4", Target: "prod-use1", Submitted: time.Date(2027, 4, 20, 10, 0, 0, 0, time.UTC), Enforced: time.Date(2027, 4, 20, 10, 4, 0, 0, time.UTC)},
 		{PolicyHash: "a1b2c3d4", Target: "dc1", Submitted: time.Date(2027, 4, 20, 10, 0, 0, 0, time.UTC), Enforced: time.Date(2027, 4, 20, 10, 12, 30, 0, time.UTC)},
@@ -138,6 +145,8 @@ func Hostile() (*model.Policy, report.Inputs) {
 				row(day, "t<1>", verdict.Allowed, "network.net&<b>", "segment.<script>alert(1)</script>", model.ProtocolTCP, 443, `a"&'<x>`, "svc", 1, "1.2.3.4", "10.0.0.1"),
 			}}},
 		Drift: []report.DriftEvent{{ID: "d", Target: "t<1>", Detected: day, Summary: "<b>bold</b> & \"drift\""}},
+		Findings: []report.Finding{{Target: "t<1>", Subject: "<b>interface</b>", Message: `=HYPERLINK("http://x") & <script>x</script> | pipe`,
+			FirstSeen: day, LastSeen: day}},
 	}
 	return p, in
 }
