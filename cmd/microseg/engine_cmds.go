@@ -38,7 +38,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan changes anything")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: microseg plan [-target NAME] [-bundle HASH] [-out FILE] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host of the policy's hosts targets through their agents and prints what\napplying the policy would change, host by host.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: microseg plan [-target NAME] [-bundle HASH] [-out FILE] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host of the policy's hosts targets through their agents, and every cloud\ntarget through its provider, and prints what applying the policy would change, host by\nhost and target by target, with what each keeps by design (notes, not changes).\n\nflags:")
 		fs.PrintDefaults()
 	}
 	dir, code, ok := policyArgs(fs, args, stderr)
@@ -211,7 +211,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	target := fs.String("target", "", "apply only this target (without a plan file)")
 	confirm := fs.Duration("confirm-timeout", onprem.DefaultConfirmTimeout, "how long a host keeps a change the server has not confirmed")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: microseg apply [-auto-approve] [FILE | DIR]\n\nApplies a saved plan (FILE, from plan -out), or plans DIR (default .) and applies that.\nA plan that removes anything waits for `microseg approve apply/TARGET` unless -auto-approve.\nA host whose ruleset changed since the plan is refused as stale.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: microseg apply [-auto-approve] [FILE | DIR]\n\nApplies a saved plan (FILE, from plan -out), or plans DIR (default .) and applies that.\nA plan that removes anything waits for `microseg approve apply/TARGET` unless -auto-approve.\nA host or target whose state changed since the plan is refused as stale. Exits 1 when the\nplan after the apply is not empty (verified=false), printing what is still different.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	positional, code, ok := parseArgs(fs, args, stderr)
@@ -442,10 +442,10 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("drift", flag.ContinueOnError)
 	target := fs.String("target", "", "check only this target")
 	bundle := fs.String("bundle", "", "check against the policy bundle with this hash instead of DIR")
-	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when any host drifted")
-	asJSON := fs.Bool("json", false, "print the drifted hosts' plans as JSON")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when any host or cloud target drifted (findings do not count)")
+	asJSON := fs.Bool("json", false, "print the drifted hosts' and targets' plans, and the findings, as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: microseg drift [-target NAME] [-bundle HASH] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host through its agent and reports the hosts whose live ruleset differs\nfrom the policy, with what it would take to make them the policy again.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: microseg drift [-target NAME] [-bundle HASH] [-detailed-exitcode] [-json] [DIR]\n\nObserves every host through its agent and every cloud target through its provider, and\nreports those whose live state differs from the policy, with what it would take to make\nthem the policy again, and apart from them the findings: what targets keep by design.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	dir, code, ok := policyArgs(fs, args, stderr)
