@@ -88,6 +88,17 @@ type DesiredState struct {
 	Allows map[string]*Allow
 }
 
+// WithMode returns the state with every segment in mode m, sharing the rest: what a
+// target enforces under break-glass (ModeAudit). d is not modified.
+func (d *DesiredState) WithMode(m Mode) *DesiredState {
+	c := *d
+	c.Segments = slices.Clone(d.Segments)
+	for i := range c.Segments {
+		c.Segments[i].Mode = m
+	}
+	return &c
+}
+
 // CompileError lists every problem that kept a policy from compiling.
 type CompileError struct {
 	Problems []Problem

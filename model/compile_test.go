@@ -146,3 +146,16 @@ func TestCompileIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestWithModeCopies(t *testing.T) {
+	st := &DesiredState{Segments: []SegmentState{{Name: "a", Mode: ModeEnforce}, {Name: "b", Mode: ModeAudit}}}
+	got := st.WithMode(ModeAudit)
+	for _, s := range got.Segments {
+		if s.Mode != ModeAudit {
+			t.Errorf("segment %s in mode %v under break-glass", s.Name, s.Mode)
+		}
+	}
+	if st.Segments[0].Mode != ModeEnforce {
+		t.Error("WithMode changed the state it was given")
+	}
+}

@@ -112,6 +112,42 @@ allow "web-to-app" {
 	if out, code := e.run("drift", "-detailed-exitcode", dir); code != 0 {
 		t.Fatalf("drift after remediation = %d:\n%s", code, out)
 	}
+
+	// Break-glass: every segment's group allows all traffic in and out (audit
+	// mode) while it is on, and enforces again after.
+	webGroup := ""
+	for _, sg := range emu.SecurityGroups() {
+		if sg.Name == "microseg-web" {
+			webGroup = sg.ID
+		}
+	}
+	allowsAll := func() bool {
+		sg, _ := emu.SecurityGroup(webGroup)
+		for _, r := range sg.Ingress {
+			if r.Protocol == "-1" && r.CIDRv4 == "0.0.0.0/0" {
+				return true
+			}
+		}
+		return false
+	}
+	if allowsAll() {
+		t.Fatal("the enforce-mode web group allows all traffic in before break-glass")
+	}
+	_, workerOut, _ := e.background("worker")
+	if out, code := e.run("breakglass", "on", "-target", "prod", "-reason", "INC-7 outage", dir); code != 0 {
+		t.Fatalf("breakglass on = %d:\n%s", code, out)
+	}
+	waitFor(t, "break-glass opens the web group", time.Minute, allowsAll, workerOut.String)
+	if out, code := e.run("breakglass", "off", "-target", "prod", "-reason", "INC-7 resolved", dir); code != 0 {
+		t.Fatalf("breakglass off = %d:\n%s", code, out)
+	}
+	waitFor(t, "break-glass off enforces the web group again", time.Minute, func() bool { return !allowsAll() }, workerOut.String)
+	if out, code := e.run("drift", "-detailed-exitcode", dir); code != 0 {
+		t.Fatalf("drift after break-glass off = %d:\n%s", code, out)
+	}
+	if out, code := e.run("reconcile", "stop", "-target", "prod", dir); code != 0 {
+		t.Fatalf("reconcile stop = %d:\n%s", code, out)
+	}
 }
 
 func sumCalls(calls map[string]int) int {

@@ -35,6 +35,9 @@ func (a *Activities) cloudState(ctx context.Context, job HostJob) (*model.Desire
 	if !ok {
 		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no target %q in the policy bundle", job.Target), "UnknownTarget", nil)
 	}
+	if job.Audit { // break-glass: every segment in audit mode, as on hosts
+		st = st.WithMode(model.ModeAudit)
+	}
 	p, err := a.Providers(ctx, st.Target, job.PolicyHash[:12])
 	if err != nil {
 		return nil, nil, fmt.Errorf("provider of target %s: %w", job.Target, err)

@@ -39,7 +39,8 @@ type HostJob struct {
 	Target     string
 	Host       string
 	PolicyHash string
-	// Audit forces every segment of the host into audit mode (break-glass).
+	// Audit forces every segment of the host, or of the cloud target, into audit
+	// mode (break-glass).
 	Audit bool
 }
 
