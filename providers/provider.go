@@ -7,6 +7,8 @@ package providers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/microseg/microseg/model"
 )
@@ -35,5 +37,27 @@ type Provider interface {
 	Apply(ctx context.Context, plan *model.Plan) error
 }
 
-// Supported reports whether this version has a provider for the kind of target.
-func Supported(kind model.TargetKind) bool { return kind == model.KindAWS }
+// Builder makes the provider of one target of its kind, with the SDK clients its
+// caller wires (credentials, endpoints, retries); policy names the policy bundle the
+// provider marks what it writes with.
+type Builder func(ctx context.Context, target *model.Target, policy string) (Provider, error)
+
+// ErrNoProvider is the error of a Registry asked for a kind of target it has no
+// provider for.
+var ErrNoProvider = errors.New("no provider")
+
+// Registry holds the builder of each kind of target that has a provider: cmd fills
+// it with the clouds it wires, and the engine plans a kind only when it is here.
+type Registry map[model.TargetKind]Builder
+
+// Supports reports whether the registry has a provider for kind.
+func (r Registry) Supports(kind model.TargetKind) bool { return r[kind] != nil }
+
+// New builds the provider of target t, or fails with ErrNoProvider.
+func (r Registry) New(ctx context.Context, t *model.Target, policy string) (Provider, error) {
+	b := r[t.Kind]
+	if b == nil {
+		return nil, fmt.Errorf("target %s: %w for %s targets in this version", t.Name, ErrNoProvider, t.Kind)
+	}
+	return b(ctx, t, policy)
+}

@@ -15,8 +15,10 @@ import (
 // Activities run on the microseg worker.
 type Activities struct {
 	Store Store
-	// Providers builds cloud targets' providers; nil plans hosts targets only.
-	Providers ProviderFactory
+	// Providers builds cloud targets' providers, wired by cmd with the clouds' SDK
+	// clients, so that workflows depend on the providers interface only; the kinds
+	// it lacks (all, when nil) are listed as not planned.
+	Providers providers.Registry
 	// Results is the results history; nil keeps none (audits still report).
 	Results Results
 	// FlowSources opens cloud targets' flow logs for audits; nil audits hosts only.
@@ -51,7 +53,7 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 			continue
 		}
 		if st.Target.Kind != model.KindHosts {
-			if a.Providers == nil || !providers.Supported(st.Target.Kind) {
+			if !a.Providers.Supports(st.Target.Kind) {
 				ref.Unplanned = append(ref.Unplanned, string(st.Target.Kind)+"."+name)
 				continue
 			}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -11,11 +12,6 @@ import (
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/providers"
 )
-
-// ProviderFactory builds the provider of a cloud target; cmd wires it with the
-// clouds' SDK clients, so that workflows depend on the providers interface only. It
-// returns providers.ErrNoProvider for a kind it has no provider for.
-type ProviderFactory func(ctx context.Context, target *model.Target, policy string) (providers.Provider, error)
 
 // cloudState loads the bundle and returns the target's compiled state and provider.
 func (a *Activities) cloudState(ctx context.Context, job HostJob) (*model.DesiredState, providers.Provider, error) {
@@ -38,7 +34,10 @@ func (a *Activities) cloudState(ctx context.Context, job HostJob) (*model.Desire
 	if job.Audit { // break-glass: every segment in audit mode, as on hosts
 		st = st.WithMode(model.ModeAudit)
 	}
-	p, err := a.Providers(ctx, st.Target, job.PolicyHash[:12])
+	p, err := a.Providers.New(ctx, st.Target, job.PolicyHash[:12])
+	if errors.Is(err, providers.ErrNoProvider) {
+		return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), "NoProvider", err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("provider of target %s: %w", job.Target, err)
 	}

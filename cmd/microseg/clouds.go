@@ -24,36 +24,36 @@ import (
 	"github.com/microseg/microseg/providers/gcp"
 )
 
-// cloudProviders wires the clouds' SDK clients into providers. AWS credentials come
-// from the SDK's default chain (environment, shared config and profile, SSO, IMDS),
-// optionally assuming the target's role; nothing secret is logged.
-func cloudProviders(ctx context.Context, t *model.Target, policy string) (providers.Provider, error) {
-	switch t.Kind {
-	case model.KindAWS:
-		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(t.AWS.Region))
-		if err != nil {
-			return nil, fmt.Errorf("load AWS configuration: %w", err)
-		}
-		if t.AWS.AssumeRoleARN != "" {
-			cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), t.AWS.AssumeRoleARN))
-		}
-		client := ec2.NewFromConfig(cfg, func(o *ec2.Options) {
-			if t.AWS.Endpoint != "" {
-				o.BaseEndpoint = aws.String(t.AWS.Endpoint)
-			}
-			// Throttling and 5xx are retried with jittered backoff, bounded.
-			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 10 })
-		})
-		q := awsprovider.DefaultQuotas
-		if t.AWS.RulesPerGroup > 0 {
-			q.RulesPerGroup = t.AWS.RulesPerGroup
-		}
-		if t.AWS.GroupsPerENI > 0 {
-			q.GroupsPerENI = t.AWS.GroupsPerENI
-		}
-		return awsprovider.New(client, t, policy, q)
+// cloudProviders are the providers this version has, with the clouds' SDK clients
+// wired in.
+var cloudProviders = providers.Registry{model.KindAWS: awsProvider}
+
+// awsProvider builds the provider of an aws target. Credentials come from the SDK's
+// default chain (environment, shared config and profile, SSO, IMDS), optionally
+// assuming the target's role; nothing secret is logged.
+func awsProvider(ctx context.Context, t *model.Target, policy string) (providers.Provider, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(t.AWS.Region))
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	return nil, fmt.Errorf("no provider for %s targets in this version", t.Kind)
+	if t.AWS.AssumeRoleARN != "" {
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), t.AWS.AssumeRoleARN))
+	}
+	client := ec2.NewFromConfig(cfg, func(o *ec2.Options) {
+		if t.AWS.Endpoint != "" {
+			o.BaseEndpoint = aws.String(t.AWS.Endpoint)
+		}
+		// Throttling and 5xx are retried with jittered backoff, bounded.
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 10 })
+	})
+	q := awsprovider.DefaultQuotas
+	if t.AWS.RulesPerGroup > 0 {
+		q.RulesPerGroup = t.AWS.RulesPerGroup
+	}
+	if t.AWS.GroupsPerENI > 0 {
+		q.GroupsPerENI = t.AWS.GroupsPerENI
+	}
+	return awsprovider.New(client, t, policy, q)
 }
 
 // cloudFlowSources opens a cloud target's flow logs, as its flow_logs block says,

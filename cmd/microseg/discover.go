@@ -199,7 +199,7 @@ func inventoryTarget(p *model.Policy, ref string) (*model.Target, error) {
 // inventory reads the tags of an aws target's running instances by address, with
 // the credentials and endpoint the other cloud commands use.
 func inventory(ctx context.Context, t *model.Target, policy string) (map[netip.Addr]map[string]string, error) {
-	prov, err := cloudProviders(ctx, t, policy)
+	prov, err := cloudProviders.New(ctx, t, policy)
 	if err != nil {
 		return nil, err
 	}
