@@ -22,7 +22,7 @@ func golden(t *testing.T, name, got string) {
 	goldenfile.Check(t, name, []byte(got))
 }
 
-// TestDesignExampleLoads keeps the contract: the example of DESIGN.md §2, copied
+// TestDesignExampleLoads keeps the contract: the design example of the language (docs/architecture.md §2), copied
 // unchanged into testdata/design, loads without a single diagnostic and means what
 // the document says.
 func TestDesignExampleLoads(t *testing.T) {

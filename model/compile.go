@@ -129,7 +129,7 @@ func (e *CompileError) Is(target error) bool { return target == ErrCompile }
 
 // Compile turns a policy into the desired state of every target, keyed by target name.
 //
-// The semantics are the same on every target (DESIGN.md §2-3): allow-only; an allow
+// The semantics are the same on every target (docs/architecture.md §2-3): allow-only; an allow
 // from A to B is enforced as egress at A and ingress at B; a same-target peer is
 // referred to by identity and a peer in another target (or a network) by its CIDRs.
 // Whether a segment denies by default follows from its Mode. The loader reports the

@@ -50,7 +50,7 @@ func comparePermit(a, b Permit) int {
 
 // ForHost derives host's policy from the compiled state of its hosts target. A peer
 // segment of the same target is addressed by its members' addresses (the "set of
-// member addresses" identity of DESIGN.md §3).
+// member addresses" identity of docs/architecture.md §3).
 func ForHost(state *model.DesiredState, host string) (*HostPolicy, error) {
 	t := state.Target
 	if t == nil || t.Kind != model.KindHosts || t.Hosts == nil {

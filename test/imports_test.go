@@ -26,7 +26,7 @@ func isStdlib(pkg string) bool {
 	return !strings.Contains(first, ".")
 }
 
-// TestModelIsPure enforces DESIGN.md §1: model imports the standard library and
+// TestModelIsPure enforces docs/architecture.md §1: model imports the standard library and
 // itself only, so no SDK, Temporal, provider, loader or workflow can leak into the
 // meaning of a policy.
 func TestModelIsPure(t *testing.T) {

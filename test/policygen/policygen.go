@@ -100,7 +100,7 @@ func Generate(p Params) *model.Policy {
 	return pol
 }
 
-// HCL renders a policy as one HCL file, in the language of DESIGN.md §2. It covers
+// HCL renders a policy as one HCL file, in the language of docs/architecture.md §2. It covers
 // what Generate produces (not every attribute of every target kind).
 func HCL(p *model.Policy) []byte {
 	files := HCLFiles(p, 0)
