@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microseg/microseg/discover"
 	hclload "github.com/microseg/microseg/hcl"
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/model/analysis"
-	"github.com/microseg/microseg/model/discover"
 )
 
 // The round trip of discovery: a known policy generates the flows a cloud flow log

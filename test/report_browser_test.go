@@ -18,8 +18,8 @@ import (
 	"time"
 
 	hclload "github.com/microseg/microseg/hcl"
-	"github.com/microseg/microseg/model/report"
-	"github.com/microseg/microseg/model/report/reporttest"
+	"github.com/microseg/microseg/report"
+	"github.com/microseg/microseg/report/reporttest"
 )
 
 // chromiumPath is Debian's chromium, which `make deps` installs.

@@ -16,10 +16,10 @@ import (
 
 	hclload "github.com/microseg/microseg/hcl"
 	"github.com/microseg/microseg/model"
-	"github.com/microseg/microseg/model/report"
 	"github.com/microseg/microseg/model/verdict"
 	"github.com/microseg/microseg/onprem"
 	"github.com/microseg/microseg/providers"
+	"github.com/microseg/microseg/report"
 )
 
 // The Audit workflow: pull every target's flow logs in parallel activities (the

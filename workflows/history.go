@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/microseg/microseg/model/report"
+	"github.com/microseg/microseg/report"
 )
 
 // What the workflows record in the results history besides audits: drift events

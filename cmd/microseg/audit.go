@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/microseg/microseg/model"
-	"github.com/microseg/microseg/model/report"
 	"github.com/microseg/microseg/model/verdict"
 	"github.com/microseg/microseg/onprem"
 	"github.com/microseg/microseg/providers"
@@ -27,6 +26,7 @@ import (
 	"github.com/microseg/microseg/providers/azure"
 	"github.com/microseg/microseg/providers/flowfiles"
 	"github.com/microseg/microseg/providers/gcp"
+	"github.com/microseg/microseg/report"
 	"github.com/microseg/microseg/workflows"
 	"github.com/microseg/microseg/workflows/results"
 )

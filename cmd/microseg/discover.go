@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/microseg/microseg/discover"
 	"github.com/microseg/microseg/model"
-	"github.com/microseg/microseg/model/discover"
 	awsprovider "github.com/microseg/microseg/providers/aws"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/microseg/microseg/model"
-	"github.com/microseg/microseg/model/report"
+	"github.com/microseg/microseg/report"
 	"github.com/microseg/microseg/workflows/results"
 )
 
@@ -100,7 +100,7 @@ would-block flows per audit-mode segment (the go/no-go list for enforcement), dr
 and time to remediate, time to update policy, blast radius per segment, every allow
 with owner, ticket and expiry, the segment graph with observed flows, and the findings
 mapped to PCI DSS v4.0 requirement 1. HTML is one self-contained file; JSON follows
-model/report/report.schema.json.
+report/report.schema.json.
 
 flags:`)
 		fs.PrintDefaults()

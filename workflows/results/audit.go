@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/microseg/microseg/model"
-	"github.com/microseg/microseg/model/report"
 	"github.com/microseg/microseg/model/verdict"
+	"github.com/microseg/microseg/report"
 )
 
 // rowColumns are audit_rows' columns in the order rowArgs gives them.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microseg/microseg/model/report"
+	"github.com/microseg/microseg/report"
 )
 
 // BenchmarkSaveAuditRun saves runs of 20,000 rows (a busy target's day) to SQLite.

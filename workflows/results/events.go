@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/microseg/microseg/model/report"
+	"github.com/microseg/microseg/report"
 )
 
 // SaveDriftEvent saves a drift event; saving one with the same ID again replaces it

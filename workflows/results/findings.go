@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/microseg/microseg/model/report"
+	"github.com/microseg/microseg/report"
 )
 
 // SaveFindings records that a check of target at seen saw these findings (target,

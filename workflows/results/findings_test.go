@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microseg/microseg/model/report"
+	"github.com/microseg/microseg/report"
 )
 
 // TestFindings: a finding seen by several checks keeps its first sighting and moves

@@ -18,8 +18,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/microseg/microseg/model"
-	"github.com/microseg/microseg/model/report"
 	"github.com/microseg/microseg/model/verdict"
+	"github.com/microseg/microseg/report"
 )
 
 // backends are what every test of the store runs against: a SQLite file, and a

@@ -17,14 +17,14 @@ import (
 	hclload "github.com/microseg/microseg/hcl"
 	"github.com/microseg/microseg/internal/golden"
 	"github.com/microseg/microseg/model"
-	"github.com/microseg/microseg/model/report"
-	"github.com/microseg/microseg/model/report/reporttest"
 	"github.com/microseg/microseg/model/verdict"
+	"github.com/microseg/microseg/report"
+	"github.com/microseg/microseg/report/reporttest"
 )
 
 func threeTier(t *testing.T) *model.Policy {
 	t.Helper()
-	l, diags := hclload.LoadDir("../../examples/three-tier")
+	l, diags := hclload.LoadDir("../examples/three-tier")
 	if diags.HasErrors() {
 		t.Fatalf("load example: %v", diags)
 	}
@@ -518,7 +518,7 @@ func TestGraphLayout(t *testing.T) {
 // BenchmarkBuildAndRender builds the three-tier report (nine weeks, 27 runs) and
 // renders it in every format.
 func BenchmarkBuildAndRender(b *testing.B) {
-	l, diags := hclload.LoadDir("../../examples/three-tier")
+	l, diags := hclload.LoadDir("../examples/three-tier")
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/microseg/microseg/model"
-	"github.com/microseg/microseg/model/report"
 	"github.com/microseg/microseg/model/verdict"
+	"github.com/microseg/microseg/report"
 )
 
 // Now is the end of the sample window: a date at which the example's batch-to-db
