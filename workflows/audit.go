@@ -146,10 +146,6 @@ type AuditResult struct {
 // KindAuditRows is stored content: the rows of an audit job.
 const KindAuditRows = "audit-rows"
 
-// maxAuditKeys bounds the rows an audit job keeps in memory (and sends): beyond it,
-// flows fold into per-class "(other)" rows.
-const maxAuditKeys = 20000
-
 // auditOptions: a job streams for as long as the logs take, heartbeating; a worker
 // that dies is noticed within the heartbeat timeout and the job resumes from its
 // checkpoint on another attempt.
@@ -386,8 +382,12 @@ var errStopAudit = errors.New("stop")
 // auditSource streams one source through the verdict engine into a summary, with
 // checkpoints when the source is resumable, and stores the rows.
 func auditSource(ctx context.Context, store Store, p *model.Policy, src providers.FlowSource, job AuditJob) (AuditPart, error) {
-	classifier := verdict.New(p).NewClassifier()
-	sum := verdict.NewSummary(maxAuditKeys)
+	// Records without a time count at the last instant of the window.
+	undated := time.Now().UTC()
+	if !job.Until.IsZero() {
+		undated = job.Until.Add(-time.Nanosecond)
+	}
+	sum := NewSourceAudit(p, job.Until, undated)
 	var prog auditProgress
 	inActivity := activity.IsActivity(ctx)
 	if inActivity && activity.HasHeartbeatDetails(ctx) {
@@ -400,15 +400,12 @@ func auditSource(ctx context.Context, store Store, p *model.Policy, src provider
 		}
 	}
 	base := prog.Stats
-	var records int
 	lastBeat, lastCheckpoint := time.Now(), time.Now()
 	fn := func(rec model.FlowRecord) error {
-		if !job.Until.IsZero() && !rec.Time.Before(job.Until) {
+		if !sum.Add(&rec) {
 			return nil // the next audit's
 		}
-		records++
-		sum.Add(&rec, classifier.Classify(&rec))
-		if records&0xffff == 0 {
+		if sum.Records&0xffff == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -431,7 +428,7 @@ func auditSource(ctx context.Context, store Store, p *model.Policy, src provider
 				return err
 			}
 			next := base
-			next.Records += records
+			next.Records += sum.Records
 			prog = auditProgress{Checkpoint: object, RowsHash: hash, Stats: next}
 			activity.RecordHeartbeat(ctx, prog)
 			lastCheckpoint, lastBeat = time.Now(), time.Now()
@@ -444,7 +441,7 @@ func auditSource(ctx context.Context, store Store, p *model.Policy, src provider
 		return AuditPart{}, fmt.Errorf("read %s: %w", job.Source, err)
 	}
 	// Records counted only those before Until; the source's count includes the rest.
-	stats.Records = records
+	stats.Records = sum.Records
 	stats.Add(base)
 	rows := sum.Rows()
 	hash, err := putJSON(ctx, store, KindAuditRows, rows)
@@ -473,12 +470,8 @@ func (a *Activities) SaveAudit(ctx context.Context, parts []AuditPart, started t
 		if j.Host != "" {
 			id += "/" + j.Host
 		}
-		run := report.AuditRun{
-			ID: id, Target: j.Target, Source: j.Source, PolicyHash: j.PolicyHash,
-			Started: started, Since: j.Since, Until: j.Until,
-			Records: part.Stats.Records, NoData: part.Stats.NoData, SkipData: part.Stats.SkipData, Malformed: part.Stats.Malformed,
-			Rows: rows,
-		}
+		run := AuditRunOf(RunMeta{ID: id, Target: j.Target, Source: j.Source, PolicyHash: j.PolicyHash,
+			Started: started, Since: j.Since, Until: j.Until}, part.Stats, rows)
 		if err := a.Results.SaveAuditRun(ctx, run); err != nil {
 			return fmt.Errorf("results history: %w", err)
 		}

@@ -242,7 +242,7 @@ func TestAuditTargetResumes(t *testing.T) {
 
 	// What the first attempt had heartbeat after 1.log.
 	p, _ := loadBundle(ctx, f.acts.Store, job.PolicyHash)
-	engine, sum := verdict.New(p), verdict.NewSummary(maxAuditKeys)
+	engine, sum := verdict.New(p), verdict.NewSummary(MaxAuditKeys)
 	first := &flowfiles.Files{Path: filepath.Join(f.logs, "1.log"), Decode: aws.DecodeFlowLog, Target: "prod", Format: "aws"}
 	stats, err := first.Flows(ctx, job.Since, func(r model.FlowRecord) error { sum.Add(&r, engine.Classify(&r)); return nil })
 	if err != nil {

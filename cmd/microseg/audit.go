@@ -210,39 +210,22 @@ func auditFiles(p *model.Policy, path, format, target string, lookback time.Dura
 	if lookback > 0 {
 		since = now.Add(-lookback)
 	}
-	classifier := verdict.New(p).NewClassifier()
-	sum := verdict.NewSummary(20000)
-	var first, last time.Time
+	audit := workflows.NewSourceAudit(p, time.Time{}, now)
 	stats, err := src.Flows(context.Background(), since, func(rec model.FlowRecord) error {
-		if rec.Time.IsZero() {
-			// A record without a time (a conntrack -L dump) was seen when it was
-			// exported, at the latest: count it now rather than in year 1.
-			rec.Time = now
-		}
-		sum.Add(&rec, classifier.Classify(&rec))
-		if first.IsZero() || rec.Time.Before(first) {
-			first = rec.Time
-		}
-		if rec.Time.After(last) {
-			last = rec.Time
-		}
+		audit.Add(&rec)
 		return nil
 	})
 	if err != nil {
 		return report.AuditRun{}, err
 	}
 	if since.IsZero() {
-		since = first
+		since = audit.First
 	}
 	// Re-auditing the same files replaces the earlier run rather than counting
 	// their flows twice.
 	sum256 := sha256.Sum256([]byte(format + "\x00" + abs + "\x00" + since.String()))
-	return report.AuditRun{
-		ID: "files/" + hex.EncodeToString(sum256[:8]), Target: target, Source: "file:" + abs,
-		Started: now, Since: since, Until: last.Add(time.Nanosecond),
-		Records: stats.Records, NoData: stats.NoData, SkipData: stats.SkipData, Malformed: stats.Malformed,
-		Rows: sum.Rows(),
-	}, nil
+	return workflows.AuditRunOf(workflows.RunMeta{ID: "files/" + hex.EncodeToString(sum256[:8]), Target: target, Source: "file:" + abs,
+		Started: now, Since: since, Until: audit.Last.Add(time.Nanosecond)}, stats, audit.Rows()), nil
 }
 
 func saveRuns(runs []report.AuditRun) error {
