@@ -432,6 +432,7 @@ func TestAuditClouds(t *testing.T) {
 	if t.Failed() {
 		fail("first audit:\n%s\nstderr:\n%s", stdout, stderr)
 	}
+	recordHistories(t, temporal, port, "AuditWorkflow")
 
 	// 2. Again: every source starts where the last audit ended, so nothing is
 	// counted twice.

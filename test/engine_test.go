@@ -282,7 +282,7 @@ func TestEngineEndToEnd(t *testing.T) {
 		return strings.Contains(string(out), "CheckWorkflow")
 	}, workerOut.String)
 	exec.Command(temporal, "schedule", "delete", "--address", "127.0.0.1:"+port, "-s", "drift/lab/lab").Run()
-	recordHistories(t, temporal, port)
+	recordHistories(t, temporal, port, "PlanWorkflow", "ApplyWorkflow", "ReconcileWorkflow", "CheckWorkflow")
 
 	// Durability: against the server as a cluster (no in-process worker), the worker
 	// is killed while an apply is in flight and a new one finishes it.
@@ -359,12 +359,12 @@ func TestEngineEndToEnd(t *testing.T) {
 
 // recordHistories saves the histories of real runs, for the replay tests in
 // workflows/, when MICROSEG_RECORD_HISTORIES names a directory.
-func recordHistories(t *testing.T, temporal, port string) {
+func recordHistories(t *testing.T, temporal, port string, workflowTypes ...string) {
 	dir := os.Getenv("MICROSEG_RECORD_HISTORIES")
 	if dir == "" {
 		return
 	}
-	for _, wf := range []string{"PlanWorkflow", "ApplyWorkflow", "ReconcileWorkflow", "CheckWorkflow"} {
+	for _, wf := range workflowTypes {
 		out, err := exec.Command(temporal, "workflow", "list", "--address", "127.0.0.1:"+port, "--limit", "1",
 			"--query", "WorkflowType='"+wf+"'", "-o", "json").Output()
 		if err != nil {

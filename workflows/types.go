@@ -108,3 +108,19 @@ const ApproveSignal = "approve"
 
 // StatusQuery is the query an apply answers with its state.
 const StatusQuery = "status"
+
+// WorkflowRegistry is where workflows are registered: a worker, or a replayer in
+// tests.
+type WorkflowRegistry interface {
+	RegisterWorkflow(w interface{})
+}
+
+// RegisterWorkflows registers every workflow the microseg worker runs, so that the
+// worker and the replay tests register the same set.
+func RegisterWorkflows(r WorkflowRegistry) {
+	r.RegisterWorkflow(PlanWorkflow)
+	r.RegisterWorkflow(ApplyWorkflow)
+	r.RegisterWorkflow(ReconcileWorkflow)
+	r.RegisterWorkflow(CheckWorkflow)
+	r.RegisterWorkflow(AuditWorkflow)
+}

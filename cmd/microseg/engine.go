@@ -147,11 +147,7 @@ func workflowError(err error) string {
 // and compile policies.
 func newWorker(c client.Client) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflow(workflows.PlanWorkflow)
-	w.RegisterWorkflow(workflows.ApplyWorkflow)
-	w.RegisterWorkflow(workflows.ReconcileWorkflow)
-	w.RegisterWorkflow(workflows.CheckWorkflow)
-	w.RegisterWorkflow(workflows.AuditWorkflow)
+	workflows.RegisterWorkflows(w)
 	acts := &workflows.Activities{Store: contentStore(), Providers: cloudProviders, FlowSources: cloudFlowSources}
 	if db := workerResults(); db != nil {
 		acts.Results = db
