@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -420,13 +419,14 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}
 	acts := &workflows.HostActivities{Target: h.target, Host: h.host, Enforcer: e, Store: contentStore(), FlowDir: flowDir}
 	if flowDir != "" {
-		sp, err := newFlowSpooler(onprem.FlowLogConfig{Group: uint16(*group), NetNS: h.netns, Target: h.target, Host: h.host}, flowDir, stderr)
+		sp, err := onprem.NewFlowSpooler(onprem.FlowLogConfig{Group: uint16(*group), NetNS: h.netns, Target: h.target, Host: h.host}, flowDir,
+			func(msg string) { fmt.Fprintln(stderr, "microseg agent:", msg) })
 		if err != nil {
 			// Enforcement matters more than evidence: run without the spool, loudly.
 			fmt.Fprintf(stderr, "microseg agent: warning: no flow spool, audits of %s/%s will find nothing: %v\n", h.target, h.host, err)
 		} else {
-			defer sp.stop()
-			acts.LogGroup = sp.listen
+			defer sp.Stop()
+			acts.LogGroup = sp.Listen
 		}
 	}
 	w.RegisterActivity(acts)
@@ -524,93 +524,4 @@ func showProgress(ctx context.Context, c client.Client, id string, w io.Writer) 
 		}
 	}()
 	return func() { cancel(); <-done }
-}
-
-// flowSpooler keeps what the host's NFLOG group logs in its flow spool. It follows
-// the group of the policy the agent is asked to enforce (listen), which may differ
-// from the one it started on.
-type flowSpooler struct {
-	cfg    onprem.FlowLogConfig
-	spool  *onprem.FlowSpool
-	stderr io.Writer
-
-	mu     sync.Mutex
-	reader *onprem.FlowLogReader
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func newFlowSpooler(cfg onprem.FlowLogConfig, dir string, stderr io.Writer) (*flowSpooler, error) {
-	sp, err := onprem.OpenFlowSpool(dir, 0)
-	if err != nil {
-		return nil, err
-	}
-	s := &flowSpooler{cfg: cfg, spool: sp, stderr: stderr}
-	if err := s.open(cfg.Group); err != nil {
-		sp.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// open starts reading group (the lock is held, or s is new).
-func (s *flowSpooler) open(group uint16) error {
-	cfg := s.cfg
-	cfg.Group = group
-	r, err := onprem.OpenFlowLog(cfg)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		flush := time.NewTicker(time.Second)
-		defer flush.Stop()
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-flush.C:
-					s.spool.Flush()
-				}
-			}
-		}()
-		_ = r.Run(ctx, func(rec model.FlowRecord) { _ = s.spool.Write(rec) })
-	}()
-	s.cfg.Group, s.reader, s.cancel, s.done = group, r, cancel, done
-	return nil
-}
-
-func (s *flowSpooler) close() {
-	s.cancel()
-	s.reader.Close()
-	<-s.done
-}
-
-// listen moves the spool to group when the policy logs elsewhere.
-func (s *flowSpooler) listen(group uint16) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if group == s.cfg.Group {
-		return
-	}
-	old := s.cfg.Group
-	s.close()
-	if err := s.open(group); err != nil {
-		fmt.Fprintf(s.stderr, "microseg agent: warning: cannot read NFLOG group %d (the policy's), staying on %d: %v\n", group, old, err)
-		if err := s.open(old); err != nil {
-			fmt.Fprintf(s.stderr, "microseg agent: warning: no flow spool any more: %v\n", err)
-		}
-		return
-	}
-	fmt.Fprintf(s.stderr, "microseg agent: flow spool now reads NFLOG group %d, as the policy logs\n", group)
-}
-
-func (s *flowSpooler) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.close()
-	s.spool.Close()
 }
