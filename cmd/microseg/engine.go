@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
-	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -20,20 +17,20 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/microseg/microseg/internal/embedded"
 	"github.com/microseg/microseg/workflows"
 	"github.com/microseg/microseg/workflows/results"
 )
 
-// embeddedPort is the embedded Temporal server's port on 127.0.0.1 (loopback only):
-// MICROSEG_TEMPORAL_PORT, or Temporal's usual 7233.
-func embeddedPort() string {
-	if p := os.Getenv("MICROSEG_TEMPORAL_PORT"); p != "" {
-		return p
+// embeddedServer is the embedded Temporal server: on 127.0.0.1 (loopback only),
+// port MICROSEG_TEMPORAL_PORT or Temporal's usual 7233, state in the state directory.
+func embeddedServer() embedded.Server {
+	port := os.Getenv("MICROSEG_TEMPORAL_PORT")
+	if port == "" {
+		port = "7233"
 	}
-	return "7233"
+	return embedded.Server{Port: port, StateDir: stateDir()}
 }
-
-func embeddedAddress() string { return "127.0.0.1:" + embeddedPort() }
 
 // stateDir is where microseg keeps its state (the embedded server's database, its
 // log, saved plans): MICROSEG_STATE, or .microseg in the current directory.
@@ -54,9 +51,9 @@ func contentStore() workflows.DirStore {
 	return workflows.DirStore{Dir: filepath.Join(stateDir(), "store")}
 }
 
-// embedded reports whether microseg runs against its embedded server: when
+// embeddedMode reports whether microseg runs against its embedded server: when
 // TEMPORAL_ADDRESS does not point it at a cluster.
-func embedded() bool { return os.Getenv("TEMPORAL_ADDRESS") == "" }
+func embeddedMode() bool { return os.Getenv("TEMPORAL_ADDRESS") == "" }
 
 // quietLogger keeps the SDK's logs to warnings and errors, on stderr.
 func quietLogger(w io.Writer) tlog.Logger {
@@ -72,11 +69,16 @@ func connect(stderr io.Writer) (client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read Temporal client configuration: %w", err)
 	}
-	if embedded() {
-		if err := ensureServer(stderr); err != nil {
+	if embeddedMode() {
+		srv := embeddedServer()
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the microseg binary: %w", err)
+		}
+		if err := srv.Ensure(exec.Command(self, "server"), stderr); err != nil {
 			return nil, err
 		}
-		opts.HostPort = embeddedAddress()
+		opts.HostPort = srv.Address()
 	}
 	opts.Logger = quietLogger(stderr)
 	c, err := client.Dial(opts)
@@ -84,52 +86,6 @@ func connect(stderr io.Writer) (client.Client, error) {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", opts.HostPort, err)
 	}
 	return c, nil
-}
-
-// ensureServer starts `microseg server` in the background unless something already
-// listens on the embedded address, and waits until it answers.
-func ensureServer(stderr io.Writer) error {
-	if listening(embeddedAddress()) {
-		return nil
-	}
-	if err := os.MkdirAll(stateDir(), 0o755); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find the microseg binary: %w", err)
-	}
-	logPath := filepath.Join(stateDir(), "server.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", logPath, err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(self, "server")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this command
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start the embedded Temporal server: %w", err)
-	}
-	fmt.Fprintf(stderr, "started the embedded Temporal server (pid %d, state in %s; stop it with: kill %d)\n", cmd.Process.Pid, stateDir(), cmd.Process.Pid)
-	go cmd.Wait()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if listening(embeddedAddress()) {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("the embedded Temporal server did not come up within 60 s; see %s", logPath)
-}
-
-func listening(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
 
 // workflowError is the message of the first application error in err (what the
@@ -180,7 +136,7 @@ func workerResults() *results.DB {
 // so that a single command works on a fresh machine; against a cluster, workers are
 // run with `microseg worker`.
 func withWorker(c client.Client, fn func() error) error {
-	if !embedded() {
+	if !embeddedMode() {
 		return fn()
 	}
 	w := newWorker(c)
