@@ -25,6 +25,21 @@ type Activities struct {
 	FlowSources FlowSourceFactory
 }
 
+// storedState is st as a cloud job stores it: with only the allows its rules name,
+// not the whole policy's.
+func storedState(st *model.DesiredState) *model.DesiredState {
+	c := *st
+	c.Allows = map[string]*model.Allow{}
+	for _, r := range st.Rules {
+		for _, name := range r.Allows {
+			if a := st.Allows[name]; a != nil {
+				c.Allows[name] = a
+			}
+		}
+	}
+	return &c
+}
+
 // LoadPolicy loads and compiles the policy in dir and returns the job of every host
 // of its hosts targets (of one target when target is set). A policy that does not
 // load is a non-retryable failure: retrying cannot fix it.
@@ -57,8 +72,13 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 				ref.Unplanned = append(ref.Unplanned, string(st.Target.Kind)+"."+name)
 				continue
 			}
-			// A cloud target is planned by the worker, from the bundle.
-			ref.Jobs = append(ref.Jobs, HostJob{Target: name, PolicyHash: bundle})
+			// A cloud target is planned by the worker, from its compiled state,
+			// stored once here and read by hash by every activity after.
+			hash, err := putJSON(ctx, a.Store, KindCloudState, storedState(st))
+			if err != nil {
+				return PolicyRef{}, err
+			}
+			ref.Jobs = append(ref.Jobs, HostJob{Target: name, PolicyHash: bundle, StateHash: hash})
 			continue
 		}
 		for _, host := range model.SortedKeys(st.Target.Hosts.Hosts) {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	hclload "github.com/microseg/microseg/hcl"
@@ -13,23 +15,12 @@ import (
 	"github.com/microseg/microseg/providers"
 )
 
-// cloudState loads the bundle and returns the target's compiled state and provider.
+// cloudState returns the target's compiled state, read by hash (or compiled from
+// the bundle, for a job from before states were stored), and its provider.
 func (a *Activities) cloudState(ctx context.Context, job HostJob) (*model.DesiredState, providers.Provider, error) {
-	sources := map[string][]byte{}
-	if err := getJSON(ctx, a.Store, KindBundle, job.PolicyHash, &sources); err != nil {
-		return nil, nil, err
-	}
-	loaded, diags := hclload.LoadSources(sources)
-	if diags.HasErrors() {
-		return nil, nil, temporal.NewNonRetryableApplicationError("the policy bundle does not load: "+diags.Error(), "InvalidPolicy", nil)
-	}
-	states, err := model.Compile(loaded.Policy)
+	st, err := a.compiledState(ctx, job)
 	if err != nil {
-		return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidPolicy", err)
-	}
-	st, ok := states[job.Target]
-	if !ok {
-		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no target %q in the policy bundle", job.Target), "UnknownTarget", nil)
+		return nil, nil, err
 	}
 	if job.Audit { // break-glass: every segment in audit mode, as on hosts
 		st = st.WithMode(model.ModeAudit)
@@ -44,8 +35,46 @@ func (a *Activities) cloudState(ctx context.Context, job HostJob) (*model.Desire
 	return st, p, nil
 }
 
+func (a *Activities) compiledState(ctx context.Context, job HostJob) (*model.DesiredState, error) {
+	if job.StateHash != "" {
+		var st model.DesiredState
+		if err := getJSON(ctx, a.Store, KindCloudState, job.StateHash, &st); err != nil {
+			return nil, err
+		}
+		if st.Target == nil || st.Target.Name != job.Target {
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the stored state %.12s is not target %s's", job.StateHash, job.Target), "WrongState", nil)
+		}
+		return &st, nil
+	}
+	sources := map[string][]byte{}
+	if err := getJSON(ctx, a.Store, KindBundle, job.PolicyHash, &sources); err != nil {
+		return nil, err
+	}
+	loaded, diags := hclload.LoadSources(sources)
+	if diags.HasErrors() {
+		return nil, temporal.NewNonRetryableApplicationError("the policy bundle does not load: "+diags.Error(), "InvalidPolicy", nil)
+	}
+	states, err := model.Compile(loaded.Policy)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidPolicy", err)
+	}
+	st, ok := states[job.Target]
+	if !ok {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no target %q in the policy bundle", job.Target), "UnknownTarget", nil)
+	}
+	return st, nil
+}
+
 // PlanCloud observes a cloud target through its provider and diffs it with the policy.
-func (a *Activities) PlanCloud(ctx context.Context, job HostJob) (HostPlan, error) {
+func (a *Activities) PlanCloud(ctx context.Context, job HostJob) (hp HostPlan, err error) {
+	err = heartbeating(ctx, func() error {
+		hp, err = a.planCloud(ctx, job)
+		return err
+	})
+	return hp, err
+}
+
+func (a *Activities) planCloud(ctx context.Context, job HostJob) (HostPlan, error) {
 	st, p, err := a.cloudState(ctx, job)
 	if err != nil {
 		return HostPlan{}, err
@@ -80,7 +109,15 @@ func cloudPlan(ctx context.Context, job HostJob, st *model.DesiredState, p provi
 
 // ApplyCloud applies the policy to a cloud target if it still holds what the plan
 // observed.
-func (a *Activities) ApplyCloud(ctx context.Context, job HostJob, observed string) (int, error) {
+func (a *Activities) ApplyCloud(ctx context.Context, job HostJob, observed string) (changes int, err error) {
+	err = heartbeating(ctx, func() error {
+		changes, err = a.applyCloud(ctx, job, observed)
+		return err
+	})
+	return changes, err
+}
+
+func (a *Activities) applyCloud(ctx context.Context, job HostJob, observed string) (int, error) {
 	st, p, err := a.cloudState(ctx, job)
 	if err != nil {
 		return 0, err
@@ -100,4 +137,32 @@ func (a *Activities) ApplyCloud(ctx context.Context, job HostJob, observed strin
 		return 0, err
 	}
 	return len(plan.Changes), nil
+}
+
+// cloudHeartbeat is how often a cloud plan or apply tells Temporal its worker is
+// alive: Azure and GCP writes are long-running operations, and a large AWS apply
+// makes thousands of calls; a worker that dies is noticed within cloudOptions'
+// heartbeat timeout and the activity retried on another.
+const cloudHeartbeat = 10 * time.Second
+
+// heartbeating runs work, heartbeating while it runs when ctx is an activity's.
+func heartbeating(ctx context.Context, work func() error) error {
+	if !activity.IsActivity(ctx) {
+		return work()
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(cloudHeartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return work()
 }

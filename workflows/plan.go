@@ -23,11 +23,13 @@ func agentOptions(ctx workflow.Context, job HostJob) workflow.Context {
 }
 
 // cloudOptions are for a cloud target's plan and apply on the worker: a large apply
-// makes thousands of calls, throttled ones retried by the SDK.
+// makes thousands of calls, throttled ones retried by the SDK, and heartbeats
+// (cloudHeartbeat) so that a dead worker is noticed long before the 30 minutes.
 func cloudOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           TaskQueue,
 		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, InitialInterval: 5 * time.Second},
 	})
 }

@@ -96,5 +96,6 @@ func getJSON(ctx context.Context, s Store, kind, hash string, v any) error {
 const (
 	KindBundle     = "bundles"
 	KindHostPolicy = "host-policies"
+	KindCloudState = "cloud-states"
 	KindPlanText   = "plan-texts"
 )

@@ -34,11 +34,13 @@ type PolicyRef struct {
 
 // HostJob is what one host must enforce: its compiled policy, by hash in the Store.
 // A job with no Host is a cloud target, planned and applied by the worker through
-// its provider; its PolicyHash is the policy bundle's.
+// its provider; its PolicyHash is the policy bundle's, and StateHash the target's
+// compiled state (jobs from before it was stored have none: the bundle is compiled).
 type HostJob struct {
 	Target     string
 	Host       string
 	PolicyHash string
+	StateHash  string `json:",omitempty"`
 	// Audit forces every segment of the host, or of the cloud target, into audit
 	// mode (break-glass).
 	Audit bool
