@@ -1,8 +1,8 @@
-// Package providers defines what an enforcement point in a cloud is to the rest of
-// microseg: a handful of methods that read and change the target in the canonical,
-// keyed form of the model, so that one model.Diff plans every cloud. The packages
-// below it implement it, one per cloud, and conformance holds the tests every one of
-// them must pass.
+// Package providers defines what an enforcement point is to the rest of microseg: a
+// handful of methods that read and change the target in the canonical, keyed form of
+// the model, so that one model.Diff plans every cloud and host. The packages below it
+// implement it, one per cloud (onprem for hosts), and conformance holds the tests
+// every one of them must pass.
 package providers
 
 import (
@@ -19,22 +19,61 @@ import (
 type Observation struct {
 	Objects  []model.Object
 	Findings []model.Finding // sorted by subject, then message
+	// State is the provider's own typed reading of the target (AWS: the group of
+	// each segment, the groups on each interface, the running instances), which its
+	// Desired and Apply take from here: a provider value keeps nothing between calls.
+	State any
 }
 
-// Provider is one cloud target.
+// Desired is what a target must enforce, in canonical form, and in the provider's
+// own typed form of the whole (State) for a provider that writes its target whole:
+// a host's ruleset in one transaction, an NSG in one PUT. nil State otherwise.
+type Desired struct {
+	Objects []model.Object
+	State   any
+}
+
+// Provider is one target: a cloud account's network, or a host.
 type Provider interface {
 	// Observe reads what the target enforces now. The number of API calls grows with
 	// pages of results, never with the number of rules.
 	Observe(ctx context.Context) (Observation, error)
 	// Desired is what the target must enforce, given the compiled policy and what was
 	// observed (which workloads are members depends on the inventory). It fails,
-	// naming the segment and the numbers, when the result would exceed the cloud's
+	// naming the segment and the numbers, when the result would exceed the target's
 	// quotas, before anything is changed.
-	Desired(ctx context.Context, state *model.DesiredState, observed Observation) ([]model.Object, error)
-	// Apply carries out a plan made by model.Diff from Desired and Observe, in its
-	// make-before-break order. It is idempotent: applying a plan again, or after a
-	// retry that half succeeded, converges.
-	Apply(ctx context.Context, plan *model.Plan) error
+	Desired(ctx context.Context, state *model.DesiredState, observed Observation) (Desired, error)
+	// Apply carries out plan, made by model.Diff from want and observed, ordering and
+	// batching its own calls make-before-break; the changes carry typed Content. It is
+	// idempotent: applying a plan again, or after a retry that half succeeded,
+	// converges.
+	Apply(ctx context.Context, observed Observation, want Desired, plan *model.Plan) error
+}
+
+// Planned is one plan of a target: what was observed, what is wanted, and the diff.
+type Planned struct {
+	Observed Observation
+	Want     Desired
+	Plan     *model.Plan
+}
+
+// Plan observes the target through p and diffs it with state; name names the
+// target in the plan.
+func Plan(ctx context.Context, p Provider, state *model.DesiredState, name string) (*Planned, error) {
+	obs, err := p.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want, err := p.Desired(ctx, state, obs)
+	if err != nil {
+		return nil, err
+	}
+	return &Planned{Observed: obs, Want: want, Plan: model.Diff(name, want.Objects, obs.Objects)}, nil
+}
+
+// Apply carries out the plan it holds.
+func (pl *Planned) Apply(ctx context.Context, p Provider) error {
+	return p.Apply(ctx, pl.Observed, pl.Want, pl.Plan)
 }
 
 // Builder makes the provider of one target of its kind, with the SDK clients its

@@ -79,10 +79,11 @@ func (a *Activities) planCloud(ctx context.Context, job HostJob) (HostPlan, erro
 	if err != nil {
 		return HostPlan{}, err
 	}
-	plan, obs, err := cloudPlan(ctx, job, st, p)
+	pl, err := cloudPlan(ctx, job, st, p)
 	if err != nil {
 		return HostPlan{}, err
 	}
+	plan, obs := pl.Plan, pl.Observed
 	var b strings.Builder
 	plan.Render(&b)
 	text, err := a.Store.Put(ctx, KindPlanText, []byte(b.String()))
@@ -94,17 +95,17 @@ func (a *Activities) planCloud(ctx context.Context, job HostJob) (HostPlan, erro
 		Observed: digestObjects(obs.Objects), Findings: obs.Findings}, nil
 }
 
-func cloudPlan(ctx context.Context, job HostJob, st *model.DesiredState, p providers.Provider) (*model.Plan, providers.Observation, error) {
+func cloudPlan(ctx context.Context, job HostJob, st *model.DesiredState, p providers.Provider) (*providers.Planned, error) {
 	obs, err := p.Observe(ctx)
 	if err != nil {
-		return nil, obs, err
+		return nil, err
 	}
-	desired, err := p.Desired(ctx, st, obs)
+	want, err := p.Desired(ctx, st, obs)
 	if err != nil {
 		// Quotas and the like: retrying cannot fix the policy.
-		return nil, obs, temporal.NewNonRetryableApplicationError(err.Error(), "PlanRefused", err)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "PlanRefused", err)
 	}
-	return model.Diff(string(st.Target.Kind)+"."+job.Target, desired, obs.Objects), obs, nil
+	return &providers.Planned{Observed: obs, Want: want, Plan: model.Diff(string(st.Target.Kind)+"."+job.Target, want.Objects, obs.Objects)}, nil
 }
 
 // ApplyCloud applies the policy to a cloud target if it still holds what the plan
@@ -122,21 +123,21 @@ func (a *Activities) applyCloud(ctx context.Context, job HostJob, observed strin
 	if err != nil {
 		return 0, err
 	}
-	plan, obs, err := cloudPlan(ctx, job, st, p)
+	pl, err := cloudPlan(ctx, job, st, p)
 	if err != nil {
 		return 0, err
 	}
-	if plan.Empty() {
+	if pl.Plan.Empty() {
 		return 0, nil // already applied (a retry)
 	}
-	if digestObjects(obs.Objects) != observed {
+	if digestObjects(pl.Observed.Objects) != observed {
 		return 0, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("target %s changed since the plan: plan again", job.Target), ErrStalePlan, nil)
 	}
-	if err := p.Apply(ctx, plan); err != nil {
+	if err := pl.Apply(ctx, p); err != nil {
 		return 0, err
 	}
-	return len(plan.Changes), nil
+	return len(pl.Plan.Changes), nil
 }
 
 // cloudHeartbeat is how often a cloud plan or apply tells Temporal its worker is

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/microseg/microseg/model"
+	"github.com/microseg/microseg/providers"
 )
 
 // permissionsPerCall bounds one authorize call; AWS refuses very large requests.
@@ -22,12 +23,22 @@ const permissionsPerCall = 100
 // call, revoke rules, delete groups; last, the groups it changed are tagged with
 // this policy bundle. Every change is read from its typed Content, never from its
 // key. Already-done steps (a retry after a reply that was lost) are success.
-func (p *Provider) Apply(ctx context.Context, plan *model.Plan) error {
-	if p.groups == nil {
-		if _, err := p.Observe(ctx); err != nil {
-			return err
-		}
+func (prov *Provider) Apply(ctx context.Context, obs providers.Observation, _ providers.Desired, plan *model.Plan) error {
+	o, err := observedState(obs)
+	if err != nil {
+		return err
 	}
+	return (&applyRun{Provider: prov, observed: o.clone()}).apply(ctx, plan)
+}
+
+// applyRun is one Apply: the provider, and its copy of the observation, which it
+// keeps up to date as it creates groups and sets interfaces' groups.
+type applyRun struct {
+	*Provider
+	*observed
+}
+
+func (p *applyRun) apply(ctx context.Context, plan *model.Plan) error {
 	adds := map[batch][]types.IpPermission{}
 	descriptions := map[batch][]types.SecurityGroupRuleDescription{}
 	revokes := map[batch][]string{}
@@ -81,11 +92,7 @@ func (p *Provider) Apply(ctx context.Context, plan *model.Plan) error {
 			return err
 		}
 	}
-	if err := p.tagPolicy(ctx, touched); err != nil {
-		return err
-	}
-	_, err := p.Observe(ctx) // what Apply knows must match the target again
-	return err
+	return p.tagPolicy(ctx, touched)
 }
 
 // contentOf returns a change's Content as T: the desired one, or the observed
@@ -104,7 +111,7 @@ func contentOf[T any](c model.Change) (*T, error) {
 
 // ruleChange files a rule change into its batch: a permission to authorize, a
 // description to update, or a rule ID to revoke.
-func (p *Provider) ruleChange(c model.Change, adds map[batch][]types.IpPermission,
+func (p *applyRun) ruleChange(c model.Change, adds map[batch][]types.IpPermission,
 	descriptions map[batch][]types.SecurityGroupRuleDescription, revokes map[batch][]string) error {
 	if c.Action == model.ActionRemove {
 		live, err := contentOf[liveRule](c)
@@ -137,10 +144,12 @@ func (p *Provider) ruleChange(c model.Change, adds map[batch][]types.IpPermissio
 	return nil
 }
 
-// clearNewGroup revokes the rules AWS put on a group it just created: all traffic
-// out to 0.0.0.0/0, and to ::/0 in a VPC with an IPv6 block. The plan was made
-// before the group existed, so it adds every rule the policy wants, those too.
-func (p *Provider) clearNewGroup(ctx context.Context, segment string) error {
+// clearNewGroup revokes the rules AWS puts on a group it creates: all traffic out to
+// 0.0.0.0/0, and to ::/0 in a VPC with an IPv6 block, with no description. The
+// plan was made before the group existed, so it adds every rule the policy wants,
+// those too (with their descriptions). Only AWS's own defaults are revoked, so that
+// finding an existing group after a retry does not take its rules away.
+func (p *applyRun) clearNewGroup(ctx context.Context, segment string) error {
 	gid := p.groups[segment]
 	out, err := p.client.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{
 		Filters: []types.Filter{{Name: aws.String("group-id"), Values: []string{gid}}}, MaxResults: aws.Int32(1000),
@@ -148,22 +157,24 @@ func (p *Provider) clearNewGroup(ctx context.Context, segment string) error {
 	if err != nil {
 		return fmt.Errorf("describe the default rules of new security group %s (segment %s): %w", gid, segment, err)
 	}
-	byDir := map[bool][]string{}
+	var defaults []string
 	for _, r := range out.SecurityGroupRules {
-		byDir[aws.ToBool(r.IsEgress)] = append(byDir[aws.ToBool(r.IsEgress)], aws.ToString(r.SecurityGroupRuleId))
-	}
-	for _, egress := range []bool{false, true} {
-		if ids := byDir[egress]; len(ids) > 0 {
-			if err := p.revoke(ctx, segment, egress, ids); err != nil {
-				return fmt.Errorf("revoke the default rules of segment %s: %w", segment, err)
-			}
+		everywhere := aws.ToString(r.CidrIpv4) == "0.0.0.0/0" || aws.ToString(r.CidrIpv6) == "::/0"
+		if aws.ToBool(r.IsEgress) && aws.ToString(r.IpProtocol) == "-1" && everywhere && aws.ToString(r.Description) == "" {
+			defaults = append(defaults, aws.ToString(r.SecurityGroupRuleId))
 		}
+	}
+	if len(defaults) == 0 {
+		return nil
+	}
+	if err := p.revoke(ctx, segment, true, defaults); err != nil {
+		return fmt.Errorf("revoke the default egress of segment %s: %w", segment, err)
 	}
 	return nil
 }
 
 // updateDescriptions updates the descriptions of rules whose allows changed.
-func (p *Provider) updateDescriptions(ctx context.Context, segment string, egress bool, descs []types.SecurityGroupRuleDescription) error {
+func (p *applyRun) updateDescriptions(ctx context.Context, segment string, egress bool, descs []types.SecurityGroupRuleDescription) error {
 	gid := p.groups[segment]
 	for start := 0; start < len(descs); start += permissionsPerCall {
 		chunk := descs[start:min(start+permissionsPerCall, len(descs))]
@@ -182,7 +193,7 @@ func (p *Provider) updateDescriptions(ctx context.Context, segment string, egres
 
 // tagPolicy marks the groups whose rules an apply changed with the policy bundle
 // it applied, so that microseg:policy names the bundle that last changed them.
-func (p *Provider) tagPolicy(ctx context.Context, segments map[string]bool) error {
+func (p *applyRun) tagPolicy(ctx context.Context, segments map[string]bool) error {
 	var ids []string
 	for _, seg := range model.SortedKeys(segments) {
 		if gid, ok := p.groups[seg]; ok {
@@ -223,7 +234,7 @@ func sortedBatches[V any](m map[batch]V) []batch {
 	return keys
 }
 
-func (p *Provider) createGroup(ctx context.Context, segment string) error {
+func (p *applyRun) createGroup(ctx context.Context, segment string) error {
 	if _, ok := p.groups[segment]; ok {
 		return nil
 	}
@@ -257,7 +268,7 @@ func (p *Provider) createGroup(ctx context.Context, segment string) error {
 	return p.clearNewGroup(ctx, segment)
 }
 
-func (p *Provider) authorize(ctx context.Context, segment string, egress bool, perms []types.IpPermission) error {
+func (p *applyRun) authorize(ctx context.Context, segment string, egress bool, perms []types.IpPermission) error {
 	gid := p.groups[segment]
 	for start := 0; start < len(perms); start += permissionsPerCall {
 		chunk := perms[start:min(start+permissionsPerCall, len(perms))]
@@ -283,7 +294,7 @@ func (p *Provider) authorize(ctx context.Context, segment string, egress bool, p
 	return nil
 }
 
-func (p *Provider) authorizeOne(ctx context.Context, gid string, egress bool, perm types.IpPermission) error {
+func (p *applyRun) authorizeOne(ctx context.Context, gid string, egress bool, perm types.IpPermission) error {
 	var err error
 	one := []types.IpPermission{perm}
 	if egress {
@@ -297,7 +308,7 @@ func (p *Provider) authorizeOne(ctx context.Context, gid string, egress bool, pe
 	return nil
 }
 
-func (p *Provider) revoke(ctx context.Context, segment string, egress bool, ids []string) error {
+func (p *applyRun) revoke(ctx context.Context, segment string, egress bool, ids []string) error {
 	gid := p.groups[segment]
 	for start := 0; start < len(ids); start += permissionsPerCall {
 		chunk := ids[start:min(start+permissionsPerCall, len(ids))]
@@ -323,7 +334,7 @@ func (p *Provider) revoke(ctx context.Context, segment string, egress bool, ids 
 }
 
 // membershipChange records what a membership change does to an interface's groups.
-func (p *Provider) membershipChange(c model.Change, changes map[string]map[string]bool) error {
+func (p *applyRun) membershipChange(c model.Change, changes map[string]map[string]bool) error {
 	m, err := contentOf[memberSpec](c)
 	if err != nil {
 		return err
@@ -343,7 +354,7 @@ func (p *Provider) membershipChange(c model.Change, changes map[string]map[strin
 
 // setGroups sets an interface's groups in one call: the groups it has, with the
 // changes applied. An interface left with none gets the VPC's default group.
-func (p *Provider) setGroups(ctx context.Context, eni string, change map[string]bool) error {
+func (p *applyRun) setGroups(ctx context.Context, eni string, change map[string]bool) error {
 	var groups []string
 	for _, gid := range p.enis[eni] {
 		if want, changed := change[gid]; !changed || want {
@@ -381,7 +392,7 @@ func (p *Provider) setGroups(ctx context.Context, eni string, change map[string]
 // deleteGroup deletes a segment's group after taking it off every interface that
 // still carries it (one attached by hand, say); an interface left with no group gets
 // its VPC's default group, as AWS requires one.
-func (p *Provider) deleteGroup(ctx context.Context, segment string) error {
+func (p *applyRun) deleteGroup(ctx context.Context, segment string) error {
 	gid, ok := p.groups[segment]
 	if !ok {
 		return nil
@@ -411,7 +422,7 @@ func (p *Provider) deleteGroup(ctx context.Context, segment string) error {
 }
 
 // defaultGroup is the ID of the VPC's default security group.
-func (p *Provider) defaultGroup(ctx context.Context) (string, error) {
+func (p *applyRun) defaultGroup(ctx context.Context) (string, error) {
 	out, err := p.client.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{
 		p.vpcFilter(), {Name: aws.String("group-name"), Values: []string{"default"}}}})
 	if err != nil || len(out.SecurityGroups) != 1 {

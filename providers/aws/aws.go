@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -35,20 +36,42 @@ type Quotas struct {
 // DefaultQuotas are AWS's defaults.
 var DefaultQuotas = Quotas{RulesPerGroup: 60, GroupsPerENI: 5}
 
-// Provider is one AWS VPC target.
+// Provider is one AWS VPC target. It keeps nothing between calls: what Desired and
+// Apply need of the VPC travels in the Observation (observed).
 type Provider struct {
 	client  *ec2.Client
 	target  *model.Target
 	policy  string
 	quotas  Quotas
 	exclude bool // exclusive_membership
+}
 
-	// From the last Observe: the groups of segments and interfaces, which Apply
-	// and the quota check need.
+// observed is the provider's own reading of the VPC, Observation.State.
+type observed struct {
 	groups  map[string]string   // segment -> group ID
 	enis    map[string][]string // interface -> its groups
 	foreign map[string]bool     // group IDs not managed by microseg
 	members []instance          // running instances of the VPC
+}
+
+// observedState is obs's reading of the VPC, or an error for an observation this
+// provider did not make.
+func observedState(obs providers.Observation) (*observed, error) {
+	o, ok := obs.State.(*observed)
+	if !ok || o == nil {
+		return nil, errors.New("aws provider: the observation was not made by the aws provider: observe again")
+	}
+	return o, nil
+}
+
+// clone copies what Apply changes as it goes, so that the observation it was given
+// stays as observed.
+func (o *observed) clone() *observed {
+	c := &observed{groups: maps.Clone(o.groups), enis: make(map[string][]string, len(o.enis)), foreign: o.foreign, members: o.members}
+	for k, v := range o.enis {
+		c.enis[k] = slices.Clone(v)
+	}
+	return c
 }
 
 type instance struct {
@@ -103,9 +126,9 @@ func (p *Provider) vpcFilter() types.Filter {
 // interfaces carry. Another group on a member's interface is a change to remove
 // with exclusive_membership, and a finding (kept by design) without it.
 func (p *Provider) Observe(ctx context.Context) (providers.Observation, error) {
-	p.groups, p.enis, p.foreign = map[string]string{}, map[string][]string{}, map[string]bool{}
+	o := &observed{groups: map[string]string{}, enis: map[string][]string{}, foreign: map[string]bool{}}
 	segmentOf := map[string]string{} // group ID -> segment
-	var obs providers.Observation
+	obs := providers.Observation{State: o}
 	pages := ec2.NewDescribeSecurityGroupsPaginator(p.client, &ec2.DescribeSecurityGroupsInput{
 		Filters: []types.Filter{p.vpcFilter()}, MaxResults: aws.Int32(1000),
 	})
@@ -117,10 +140,10 @@ func (p *Provider) Observe(ctx context.Context) (providers.Observation, error) {
 		for _, g := range out.SecurityGroups {
 			seg, managed := managedSegment(g.Tags)
 			if !managed {
-				p.foreign[aws.ToString(g.GroupId)] = true
+				o.foreign[aws.ToString(g.GroupId)] = true
 				continue
 			}
-			p.groups[seg] = aws.ToString(g.GroupId)
+			o.groups[seg] = aws.ToString(g.GroupId)
 			segmentOf[aws.ToString(g.GroupId)] = seg
 			obs.Objects = append(obs.Objects, model.Object{Kind: model.ObjectSegment, Key: seg})
 		}
@@ -130,16 +153,15 @@ func (p *Provider) Observe(ctx context.Context) (providers.Observation, error) {
 		return providers.Observation{}, err
 	}
 	obs.Objects = append(obs.Objects, rules...)
-	if err := p.observeInterfaces(ctx, segmentOf, &obs); err != nil {
+	if err := p.observeInterfaces(ctx, segmentOf, o, &obs); err != nil {
 		return providers.Observation{}, err
 	}
-	p.members = nil
 	err = p.eachRunningInstance(ctx, func(in *types.Instance) {
 		m := instance{id: aws.ToString(in.InstanceId), tags: tagMap(in.Tags)}
 		for _, ni := range in.NetworkInterfaces {
 			m.enis = append(m.enis, aws.ToString(ni.NetworkInterfaceId))
 		}
-		p.members = append(p.members, m)
+		o.members = append(o.members, m)
 	})
 	if err != nil {
 		return providers.Observation{}, err
@@ -177,7 +199,7 @@ func (p *Provider) observeRules(ctx context.Context, segmentOf map[string]string
 
 // observeInterfaces reads which groups the VPC's interfaces carry: memberships of
 // segments, and the other groups on members' interfaces.
-func (p *Provider) observeInterfaces(ctx context.Context, segmentOf map[string]string, obs *providers.Observation) error {
+func (p *Provider) observeInterfaces(ctx context.Context, segmentOf map[string]string, o *observed, obs *providers.Observation) error {
 	epages := ec2.NewDescribeNetworkInterfacesPaginator(p.client, &ec2.DescribeNetworkInterfacesInput{
 		Filters: []types.Filter{p.vpcFilter()}, MaxResults: aws.Int32(1000),
 	})
@@ -191,7 +213,7 @@ func (p *Provider) observeInterfaces(ctx context.Context, segmentOf map[string]s
 			var segments []string
 			for _, g := range eni.Groups {
 				gid := aws.ToString(g.GroupId)
-				p.enis[id] = append(p.enis[id], gid)
+				o.enis[id] = append(o.enis[id], gid)
 				if seg, ok := segmentOf[gid]; ok {
 					segments = append(segments, seg)
 					obs.Objects = append(obs.Objects, model.Object{Kind: model.ObjectMembership, Key: seg + " " + id,
@@ -318,7 +340,7 @@ func portText(proto string, from, to int32) string {
 }
 
 // permission is the AWS form of a desired rule.
-func (p *Provider) permission(spec *ruleSpec) (types.IpPermission, error) {
+func (p *applyRun) permission(spec *ruleSpec) (types.IpPermission, error) {
 	r := &spec.rule
 	perm := types.IpPermission{}
 	switch pr := r.Port.Protocol; {

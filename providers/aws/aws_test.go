@@ -16,6 +16,7 @@ import (
 
 	hclload "github.com/microseg/microseg/hcl"
 	"github.com/microseg/microseg/model"
+	"github.com/microseg/microseg/providers"
 	"github.com/microseg/microseg/providers/conformance"
 	"github.com/microseg/microseg/test/ec2emu"
 )
@@ -125,7 +126,7 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	group := func(seg string) string { return p.groups[seg] }
+	group := func(seg string) string { return groupsOf(t, p)[seg] }
 	var legacy string
 	conformance.Run(t, conformance.Harness{
 		Provider: p,
@@ -194,6 +195,26 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// planned plans st on p, failing t if it cannot.
+func planned(t testing.TB, p *Provider, st *model.DesiredState) *providers.Planned {
+	t.Helper()
+	pl, err := providers.Plan(context.Background(), p, st, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
+}
+
+// groupsOf is the group of each segment, as p observes it now.
+func groupsOf(t testing.TB, p *Provider) map[string]string {
+	t.Helper()
+	obs, err := p.Observe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obs.State.(*observed).groups
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -219,14 +240,10 @@ func TestSegmentRemovedDeletesItsGroupAfterDetaching(t *testing.T) {
 	ctx := context.Background()
 	applyAll := func(st *model.DesiredState) {
 		t.Helper()
-		obs, err := p.Observe(ctx)
-		must(t, err)
-		desired, err := p.Desired(ctx, st, obs)
-		must(t, err)
-		must(t, p.Apply(ctx, model.Diff("prod", desired, obs.Objects)))
+		must(t, planned(t, p, st).Apply(ctx, p))
 	}
 	applyAll(state)
-	appGroup := p.groups["app"]
+	appGroup := groupsOf(t, p)["app"]
 	// Someone attaches the app group to an interface microseg does not manage.
 	_, err := client.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(strayENI), Groups: []string{appGroup}})
 	must(t, err)

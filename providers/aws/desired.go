@@ -18,7 +18,16 @@ var everywhere = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustPa
 
 // Desired is the target's groups, rules and memberships for the compiled state. It
 // checks AWS's quotas first.
-func (p *Provider) Desired(ctx context.Context, st *model.DesiredState, obs providers.Observation) ([]model.Object, error) {
+func (p *Provider) Desired(ctx context.Context, st *model.DesiredState, obs providers.Observation) (providers.Desired, error) {
+	o, err := observedState(obs)
+	if err != nil {
+		return providers.Desired{}, err
+	}
+	objs, err := p.desired(st, o)
+	return providers.Desired{Objects: objs}, err
+}
+
+func (p *Provider) desired(st *model.DesiredState, o *observed) ([]model.Object, error) {
 	var objs []model.Object
 	count := map[quotaKey]int{}
 	add := func(r model.Rule, desc string) {
@@ -64,7 +73,7 @@ func (p *Provider) Desired(ctx context.Context, st *model.DesiredState, obs prov
 		if len(seg.Members.Tags) == 0 {
 			continue
 		}
-		for _, in := range p.members {
+		for _, in := range o.members {
 			if !selects(seg.Members.Tags, in.tags) {
 				continue
 			}
@@ -78,8 +87,8 @@ func (p *Provider) Desired(ctx context.Context, st *model.DesiredState, obs prov
 	for _, eni := range model.SortedKeys(groupsOn) {
 		n := groupsOn[eni]
 		if !p.exclude {
-			for _, gid := range p.enis[eni] {
-				if p.foreign[gid] {
+			for _, gid := range o.enis[eni] {
+				if o.foreign[gid] {
 					n++
 				}
 			}

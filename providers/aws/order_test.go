@@ -50,11 +50,7 @@ func TestApplyIsMakeBeforeBreak(t *testing.T) {
 	ctx := context.Background()
 	apply := func(p *Provider, st *model.DesiredState) {
 		t.Helper()
-		obs, err := p.Observe(ctx)
-		must(t, err)
-		desired, err := p.Desired(ctx, st, obs)
-		must(t, err)
-		must(t, p.Apply(ctx, model.Diff("prod", desired, obs.Objects)))
+		must(t, planned(t, p, st).Apply(ctx, p))
 	}
 	apply(p, state)
 

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microseg/microseg/model"
 )
 
 func TestQuotaExceededFailsBeforeAnyCall(t *testing.T) {
@@ -84,19 +83,12 @@ func TestAPICallsAtScale(t *testing.T) {
 
 	emu.ResetCalls()
 	began := time.Now()
-	obs, err := p.Observe(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desired, err := p.Desired(ctx, state, obs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := model.Diff("prod", desired, obs.Objects)
+	pl := planned(t, p, state)
+	plan := pl.Plan
 	planCalls, planTime := sum(emu.Calls()), time.Since(began)
 
 	emu.ResetCalls()
-	if err := p.Apply(ctx, plan); err != nil {
+	if err := pl.Apply(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	applyCalls := emu.Calls()
@@ -107,9 +99,7 @@ func TestAPICallsAtScale(t *testing.T) {
 	// A second plan on the populated VPC, and its calls.
 	emu.ResetCalls()
 	began = time.Now()
-	obs, _ = p.Observe(ctx)
-	desired, _ = p.Desired(ctx, state, obs)
-	if again := model.Diff("prod", desired, obs.Objects); !again.Empty() {
+	if again := planned(t, p, state).Plan; !again.Empty() {
 		t.Fatalf("after apply %d changes remain", len(again.Changes))
 	}
 	t.Logf("plan of the populated VPC: %d calls %v in %v", sum(emu.Calls()), emu.Calls(), time.Since(began).Round(time.Millisecond))
@@ -118,19 +108,13 @@ func TestAPICallsAtScale(t *testing.T) {
 	emu.SetFaults(0.3, 0)
 	emu.ResetCalls()
 	state.Rules = state.Rules[:len(state.Rules)/2] // half the rules go: revokes
-	obs, err = p.Observe(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desired, _ = p.Desired(ctx, state, obs)
-	plan = model.Diff("prod", desired, obs.Objects)
-	if err := p.Apply(ctx, plan); err != nil {
+	pl = planned(t, p, state)
+	plan = pl.Plan
+	if err := pl.Apply(ctx, p); err != nil {
 		t.Fatalf("apply with 30%% of calls throttled: %v", err)
 	}
 	emu.SetFaults(0, 0)
-	obs, _ = p.Observe(ctx)
-	desired, _ = p.Desired(ctx, state, obs)
-	if again := model.Diff("prod", desired, obs.Objects); !again.Empty() {
+	if again := planned(t, p, state).Plan; !again.Empty() {
 		t.Fatalf("after the throttled apply %d changes remain", len(again.Changes))
 	}
 	t.Logf("apply removing %d rules with 30%% of calls throttled converged", len(plan.Changes))

@@ -54,12 +54,8 @@ var sharedPolicy = strings.NewReplacer(
 
 func planOf(t *testing.T, p *Provider, st *model.DesiredState) (*model.Plan, []model.Finding) {
 	t.Helper()
-	ctx := context.Background()
-	obs, err := p.Observe(ctx)
-	must(t, err)
-	desired, err := p.Desired(ctx, st, obs)
-	must(t, err)
-	return model.Diff("prod", desired, obs.Objects), obs.Findings
+	pl := planned(t, p, st)
+	return pl.Plan, pl.Observed.Findings
 }
 
 func rendered(p *model.Plan) string {
@@ -79,13 +75,12 @@ func TestDualStackVPCFirstApplyConverges(t *testing.T) {
 	target, state := compile(t, policy)
 	p, err := New(client, target, "test", DefaultQuotas)
 	must(t, err)
-	first, _ := planOf(t, p, state)
-	must(t, p.Apply(context.Background(), first))
+	must(t, planned(t, p, state).Apply(context.Background(), p))
 	if again, _ := planOf(t, p, state); !again.Empty() {
 		t.Fatalf("the plan after the first apply is not empty:\n%s", rendered(again))
 	}
 	for seg, enforce := range map[string]bool{"web": true, "app": true, "batch": false} {
-		sg, ok := emu.SecurityGroup(p.groups[seg])
+		sg, ok := emu.SecurityGroup(groupsOf(t, p)[seg])
 		if !ok {
 			t.Fatalf("no group for %s", seg)
 		}
@@ -122,7 +117,7 @@ func TestConformanceSharedMembership(t *testing.T) {
 	p, err := New(client, target, "test", DefaultQuotas)
 	must(t, err)
 	ctx := context.Background()
-	group := func(seg string) string { return p.groups[seg] }
+	group := func(seg string) string { return groupsOf(t, p)[seg] }
 	conformance.Run(t, conformance.Harness{
 		Provider: p,
 		State:    state,
@@ -190,14 +185,14 @@ func TestRuleDescriptionsNameAllows(t *testing.T) {
 	target, state := compile(t, sharedPolicy)
 	p, _ := New(client, target, "bundle-1", DefaultQuotas)
 	ctx := context.Background()
-	first, _ := planOf(t, p, state)
-	must(t, p.Apply(ctx, first))
+	must(t, planned(t, p, state).Apply(ctx, p))
+	groups := groupsOf(t, p)
 	want := map[string]string{ // rule -> description
-		"app ingress tcp 8080 " + p.groups["web"]: "microseg: web-to-app (owner team-payments, ticket SEC-142)",
-		"web ingress tcp 443 ::/0":                "microseg: internet-to-web",
-		"web egress tcp 8080 " + p.groups["app"]:  "microseg: web-to-app (owner team-payments, ticket SEC-142)",
-		"app egress tcp 5432 10.20.0.0/24":        "microseg: app-to-db",
-		"batch egress -1 0.0.0.0/0":               "microseg: audit mode of segment batch",
+		"app ingress tcp 8080 " + groups["web"]: "microseg: web-to-app (owner team-payments, ticket SEC-142)",
+		"web ingress tcp 443 ::/0":              "microseg: internet-to-web",
+		"web egress tcp 8080 " + groups["app"]:  "microseg: web-to-app (owner team-payments, ticket SEC-142)",
+		"app egress tcp 5432 10.20.0.0/24":      "microseg: app-to-db",
+		"batch egress -1 0.0.0.0/0":             "microseg: audit mode of segment batch",
 	}
 	got := map[string]string{}
 	for _, sg := range emu.SecurityGroups() {
@@ -229,7 +224,7 @@ func TestRuleDescriptionsNameAllows(t *testing.T) {
 
 	// A second allow behind the internet-to-web rule: the description changes,
 	// the rule keeps its ID, and the group's policy tag names the new bundle.
-	webRule := ruleID(t, emu, p.groups["web"], func(r ec2emu.Rule) bool { return !r.Egress && r.FromPort == 443 })
+	webRule := ruleID(t, emu, groups["web"], func(r ec2emu.Rule) bool { return !r.Egress && r.FromPort == 443 })
 	next := sharedPolicy + `
 allow "partners-to-web" {
   from     = [network.internet]
@@ -240,22 +235,23 @@ allow "partners-to-web" {
 `
 	_, nextState := compile(t, next)
 	p2, _ := New(client, target, "bundle-2", DefaultQuotas)
-	plan, _ := planOf(t, p2, nextState)
+	pl := planned(t, p2, nextState)
+	plan := pl.Plan
 	text := rendered(plan)
 	if add, change, remove := plan.Counts(); add+remove != 0 || change != 2 || // 0.0.0.0/0 and ::/0
 		!strings.Contains(text, `~ rule web ingress from ::/0 tcp/443  description: "microseg: internet-to-web" -> "microseg: internet-to-web; partners-to-web (ticket SEC-200)"`) ||
 		!strings.Contains(text, `~ rule web ingress from 0.0.0.0/0 tcp/443  description: "microseg: internet-to-web" -> "microseg: internet-to-web; partners-to-web (ticket SEC-200)"`) {
 		t.Fatalf("plan of a second allow behind a rule:\n%s", text)
 	}
-	must(t, p2.Apply(ctx, plan))
+	must(t, pl.Apply(ctx, p2))
 	if again, _ := planOf(t, p2, nextState); !again.Empty() {
 		t.Fatalf("after updating the description:\n%s", rendered(again))
 	}
-	if id := ruleID(t, emu, p.groups["web"], func(r ec2emu.Rule) bool { return !r.Egress && r.FromPort == 443 }); id != webRule {
+	if id := ruleID(t, emu, groups["web"], func(r ec2emu.Rule) bool { return !r.Egress && r.FromPort == 443 }); id != webRule {
 		t.Errorf("the rule was replaced (%s, was %s) instead of described again", id, webRule)
 	}
-	web, _ := emu.SecurityGroup(p.groups["web"])
-	app, _ := emu.SecurityGroup(p.groups["app"])
+	web, _ := emu.SecurityGroup(groups["web"])
+	app, _ := emu.SecurityGroup(groups["app"])
 	if web.Tags[TagPolicy] != "bundle-2" || app.Tags[TagPolicy] != "bundle-1" {
 		t.Errorf("policy tags: web %q (changed by bundle-2), app %q (unchanged since bundle-1)", web.Tags[TagPolicy], app.Tags[TagPolicy])
 	}

@@ -29,18 +29,13 @@ type Harness struct {
 	Untouched func(t *testing.T)
 }
 
-func plan(t *testing.T, h Harness) *model.Plan {
+func plan(t *testing.T, h Harness) *providers.Planned {
 	t.Helper()
-	ctx := context.Background()
-	obs, err := h.Provider.Observe(ctx)
+	pl, err := providers.Plan(context.Background(), h.Provider, h.State, "target")
 	if err != nil {
-		t.Fatalf("observe: %v", err)
+		t.Fatalf("plan: %v", err)
 	}
-	desired, err := h.Provider.Desired(ctx, h.State, obs)
-	if err != nil {
-		t.Fatalf("desired: %v", err)
-	}
-	return model.Diff("target", desired, obs.Objects)
+	return pl
 }
 
 func render(p *model.Plan) string {
@@ -49,11 +44,11 @@ func render(p *model.Plan) string {
 	return b.String()
 }
 
-func apply(t *testing.T, h Harness) *model.Plan {
+func apply(t *testing.T, h Harness) *providers.Planned {
 	t.Helper()
 	p := plan(t, h)
-	if err := h.Provider.Apply(context.Background(), p); err != nil {
-		t.Fatalf("apply: %v\n%s", err, render(p))
+	if err := p.Apply(context.Background(), h.Provider); err != nil {
+		t.Fatalf("apply: %v\n%s", err, render(p.Plan))
 	}
 	return p
 }
@@ -64,31 +59,32 @@ func Run(t *testing.T, h Harness) {
 		h.Unmanaged(t)
 	}
 	first := apply(t, h)
-	if first.Empty() {
+	if first.Plan.Empty() {
 		t.Fatal("the first plan of a fresh target is empty")
 	}
 	t.Run("fixed point", func(t *testing.T) {
-		if p := plan(t, h); !p.Empty() {
+		if p := plan(t, h).Plan; !p.Empty() {
 			t.Fatalf("after apply, the plan is not empty:\n%s", render(p))
 		}
 	})
 	t.Run("idempotent re-apply", func(t *testing.T) {
-		if err := h.Provider.Apply(context.Background(), first); err != nil {
+		// Against what the first plan observed, as a retry after a lost reply does.
+		if err := first.Apply(context.Background(), h.Provider); err != nil {
 			t.Fatalf("applying the first plan again: %v", err)
 		}
-		if p := plan(t, h); !p.Empty() {
+		if p := plan(t, h).Plan; !p.Empty() {
 			t.Fatalf("after re-apply:\n%s", render(p))
 		}
 	})
 	for name, drift := range h.Drifts {
 		t.Run("drift: "+name, func(t *testing.T) {
 			want := drift(t)
-			p := plan(t, h)
+			p := plan(t, h).Plan
 			if got := render(p); !strings.Contains(got, want) {
 				t.Fatalf("plan does not show %q:\n%s", want, got)
 			}
 			apply(t, h)
-			if p := plan(t, h); !p.Empty() {
+			if p := plan(t, h).Plan; !p.Empty() {
 				t.Fatalf("after repairing:\n%s", render(p))
 			}
 		})
