@@ -92,7 +92,7 @@ allow "internet-to-web" {
 	if n := store.reads[workflows.KindBundle]; n != 0 {
 		t.Errorf("the plan, apply and verify read the policy bundle %d times, want 0 (compiled once by LoadPolicy)", n)
 	}
-	if n := store.reads[workflows.KindCloudState]; n != 3 {
+	if n := store.reads[workflows.KindTargetState]; n != 3 {
 		t.Errorf("the compiled state was read %d times, want 3 (plan, apply, verify)", n)
 	}
 	// The stored state keeps what the rules' descriptions need: the allow's owner.

@@ -67,18 +67,21 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 		if req.Target != "" && name != req.Target {
 			continue
 		}
+		// Every target's compiled state is stored once, here, and read by hash by
+		// the worker (clouds) and the agents (hosts) after.
+		stateHash := ""
+		if st.Target.Kind == model.KindHosts || a.Providers.Supports(st.Target.Kind) {
+			if stateHash, err = putJSON(ctx, a.Store, KindTargetState, storedState(st)); err != nil {
+				return PolicyRef{}, err
+			}
+		}
 		if st.Target.Kind != model.KindHosts {
 			if !a.Providers.Supports(st.Target.Kind) {
 				ref.Unplanned = append(ref.Unplanned, string(st.Target.Kind)+"."+name)
 				continue
 			}
-			// A cloud target is planned by the worker, from its compiled state,
-			// stored once here and read by hash by every activity after.
-			hash, err := putJSON(ctx, a.Store, KindCloudState, storedState(st))
-			if err != nil {
-				return PolicyRef{}, err
-			}
-			ref.Jobs = append(ref.Jobs, HostJob{Target: name, PolicyHash: bundle, StateHash: hash})
+			// A cloud target is planned by the worker.
+			ref.Jobs = append(ref.Jobs, HostJob{Target: name, PolicyHash: bundle, StateHash: stateHash})
 			continue
 		}
 		for _, host := range model.SortedKeys(st.Target.Hosts.Hosts) {
@@ -90,7 +93,7 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 			if err != nil {
 				return PolicyRef{}, err
 			}
-			ref.Jobs = append(ref.Jobs, HostJob{Target: name, Host: host, PolicyHash: hash})
+			ref.Jobs = append(ref.Jobs, HostJob{Target: name, Host: host, PolicyHash: hash, StateHash: stateHash})
 		}
 	}
 	slices.Sort(ref.Unplanned)

@@ -39,17 +39,39 @@ func (h *HostActivities) desired(ctx context.Context, job HostJob) (*onprem.Rule
 	if job.Target != h.Target || job.Host != h.Host {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("job for %s/%s reached the agent of %s/%s", job.Target, job.Host, h.Target, h.Host), "WrongHost", nil)
 	}
-	var hp onprem.HostPolicy
-	if err := getJSON(ctx, h.Store, KindHostPolicy, job.PolicyHash, &hp); err != nil {
+	hp, err := h.hostPolicy(ctx, job)
+	if err != nil {
 		return nil, err
 	}
 	if h.LogGroup != nil && hp.LogGroup != 0 {
 		h.LogGroup(hp.LogGroup)
 	}
+	return onprem.Build(hp), nil
+}
+
+// hostPolicy is the host's share of its target's state, which the agent derives
+// itself from the target's state (break-glass applied there, as for clouds); a job
+// from before target states were stored carries the host's policy instead.
+func (h *HostActivities) hostPolicy(ctx context.Context, job HostJob) (*onprem.HostPolicy, error) {
+	if job.StateHash != "" {
+		st, err := targetState(ctx, h.Store, job)
+		if err != nil {
+			return nil, err
+		}
+		hp, err := onprem.ForHost(st, h.Host)
+		if err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidPolicy", err)
+		}
+		return hp, nil
+	}
+	var hp onprem.HostPolicy
+	if err := getJSON(ctx, h.Store, KindHostPolicy, job.PolicyHash, &hp); err != nil {
+		return nil, err
+	}
 	if job.Audit && len(hp.Segments) > 0 {
 		hp.Mode = model.ModeAudit
 	}
-	return onprem.Build(&hp), nil
+	return &hp, nil
 }
 
 // PlanHost observes the host and diffs it with the job's policy.

@@ -22,9 +22,6 @@ func (a *Activities) cloudState(ctx context.Context, job HostJob) (*model.Desire
 	if err != nil {
 		return nil, nil, err
 	}
-	if job.Audit { // break-glass: every segment in audit mode, as on hosts
-		st = st.WithMode(model.ModeAudit)
-	}
 	p, err := a.Providers.New(ctx, st.Target, job.PolicyHash[:12])
 	if errors.Is(err, providers.ErrNoProvider) {
 		return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), "NoProvider", err)
@@ -35,16 +32,26 @@ func (a *Activities) cloudState(ctx context.Context, job HostJob) (*model.Desire
 	return st, p, nil
 }
 
+// targetState is the job's target state as the job wants it enforced: read by hash,
+// and under break-glass (job.Audit) with every segment in audit mode. The one place
+// break-glass changes what a target enforces, for hosts and clouds alike.
+func targetState(ctx context.Context, store Store, job HostJob) (*model.DesiredState, error) {
+	var st model.DesiredState
+	if err := getJSON(ctx, store, KindTargetState, job.StateHash, &st); err != nil {
+		return nil, err
+	}
+	if st.Target == nil || st.Target.Name != job.Target {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the stored state %.12s is not target %s's", job.StateHash, job.Target), "WrongState", nil)
+	}
+	if job.Audit {
+		return st.WithMode(model.ModeAudit), nil
+	}
+	return &st, nil
+}
+
 func (a *Activities) compiledState(ctx context.Context, job HostJob) (*model.DesiredState, error) {
 	if job.StateHash != "" {
-		var st model.DesiredState
-		if err := getJSON(ctx, a.Store, KindCloudState, job.StateHash, &st); err != nil {
-			return nil, err
-		}
-		if st.Target == nil || st.Target.Name != job.Target {
-			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the stored state %.12s is not target %s's", job.StateHash, job.Target), "WrongState", nil)
-		}
-		return &st, nil
+		return targetState(ctx, a.Store, job)
 	}
 	sources := map[string][]byte{}
 	if err := getJSON(ctx, a.Store, KindBundle, job.PolicyHash, &sources); err != nil {
@@ -61,6 +68,9 @@ func (a *Activities) compiledState(ctx context.Context, job HostJob) (*model.Des
 	st, ok := states[job.Target]
 	if !ok {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no target %q in the policy bundle", job.Target), "UnknownTarget", nil)
+	}
+	if job.Audit { // a job from before states were stored
+		st = st.WithMode(model.ModeAudit)
 	}
 	return st, nil
 }

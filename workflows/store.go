@@ -96,6 +96,6 @@ func getJSON(ctx context.Context, s Store, kind, hash string, v any) error {
 const (
 	KindBundle     = "bundles"
 	KindHostPolicy = "host-policies"
-	KindCloudState = "cloud-states"
+	KindTargetState = "target-states"
 	KindPlanText   = "plan-texts"
 )
