@@ -94,8 +94,8 @@ func getJSON(ctx context.Context, s Store, kind, hash string, v any) error {
 
 // Kinds of stored content.
 const (
-	KindBundle     = "bundles"
-	KindHostPolicy = "host-policies"
+	KindBundle      = "bundles"
+	KindHostPolicy  = "host-policies"
 	KindTargetState = "target-states"
-	KindPlanText   = "plan-texts"
+	KindPlanText    = "plan-texts"
 )
