@@ -3,11 +3,14 @@ package hclload
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/microseg/microseg/model"
 )
 
 // WriteDiagnostics prints diagnostics the way compilers do, so that editors and CI
@@ -34,6 +37,29 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// CompileDiagnostics turns what model.Compile refused into diagnostics located in
+// files, so that compile problems print as load problems do: file:line:col, with a
+// snippet. An error that is not a *model.CompileError is one diagnostic without a
+// range.
+func CompileDiagnostics(files map[string]*hcl.File, err error) hcl.Diagnostics {
+	var ce *model.CompileError
+	if !errors.As(err, &ce) {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: err.Error()}}
+	}
+	diags := make(hcl.Diagnostics, 0, len(ce.Problems))
+	for _, p := range ce.Problems {
+		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Policy does not compile", Detail: p.Message}
+		if p.Pos.File != "" && p.Pos.Line > 0 {
+			start := hcl.Pos{Line: p.Pos.Line, Column: max(p.Pos.Column, 1)}
+			end := start
+			end.Column++
+			d.Subject = &hcl.Range{Filename: p.Pos.File, Start: start, End: end}
+		}
+		diags = append(diags, d)
+	}
+	return diags
 }
 
 // writeSnippet prints the subject's first line with a caret line under the subject.

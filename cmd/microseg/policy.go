@@ -21,7 +21,9 @@ func loadPolicy(dir string, stderr io.Writer) *model.Policy {
 		return nil
 	}
 	if _, err := model.Compile(loaded.Policy); err != nil {
-		fmt.Fprintln(stderr, "error:", err)
+		if err := hclload.WriteDiagnostics(stderr, loaded.Files, hclload.CompileDiagnostics(loaded.Files, err)); err != nil {
+			fmt.Fprintln(stderr, "microseg:", err)
+		}
 		return nil
 	}
 	return loaded.Policy
