@@ -10,6 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+
 	"github.com/microseg/microseg/model"
 )
 
@@ -36,15 +39,19 @@ func (p *Proposal) WriteHCL(w io.Writer, targetName string) error {
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	p.writeHeader(&b)
+	f := hclwrite.NewEmptyFile()
+	body := f.Body()
+	var header strings.Builder
+	p.writeHeader(&header)
+	body.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(header.String())}})
+	block := func(typ, label string) *hclwrite.Body {
+		body.AppendNewline()
+		return body.AppendNewBlock(typ, []string{label}).Body()
+	}
 	for _, n := range p.Networks {
-		if n.Existing {
-			continue
+		if !n.Existing {
+			setAttrs(block("network", n.Name), []attr{{"cidrs", prefixList(n.CIDRs)}})
 		}
-		b.WriteString("\nnetwork " + quote(n.Name) + " {\n")
-		writeAttrs(&b, "  ", []attr{{"cidrs", prefixList(n.CIDRs)}})
-		b.WriteString("}\n")
 	}
 	for _, s := range p.Services {
 		if s.Existing {
@@ -54,57 +61,59 @@ func (p *Proposal) WriteHCL(w io.Writer, targetName string) error {
 		for i, port := range s.Ports {
 			ports[i] = quote(port.String())
 		}
-		b.WriteString("\nservice " + quote(s.Name) + " {\n")
-		writeAttrs(&b, "  ", []attr{{"ports", "[" + strings.Join(ports, ", ") + "]"}})
-		b.WriteString("}\n")
+		setAttrs(block("service", s.Name), []attr{{"ports", "[" + strings.Join(ports, ", ") + "]"}})
 	}
 	for _, s := range p.Segments {
-		segKind, segTarget := kind, name
-		if s.Target != "" && s.Target != name {
-			t, ok := p.policyTarget(s.Target)
-			if !ok {
-				return fmt.Errorf("write segment %q: it was observed in target %q, whose kind is unknown: give the policy that declares it (Options.Policy)", s.Name, s.Target)
-			}
-			segKind, segTarget = t.Kind, t.Name
-		}
-		members, err := p.members(s, segKind, segTarget)
-		if err != nil {
+		if err := p.writeSegment(block, s, kind, name); err != nil {
 			return err
 		}
-		b.WriteString("\nsegment " + quote(s.Name) + " {\n")
-		writeAttrs(&b, "  ", []attr{{"target", "target." + string(segKind) + "." + segTarget}})
-		b.WriteString("  members {\n")
-		writeAttrs(&b, "    ", []attr{members})
-		b.WriteString("  }\n")
-		attrs := []attr{{"cidrs", prefixList(s.CIDRs)}}
-		if len(s.Labels) > 0 {
-			attrs = append(attrs, attr{"labels", stringMap(s.Labels)})
-		}
-		attrs = append(attrs, attr{"mode", quote("audit")})
-		writeAttrs(&b, "  ", attrs)
-		b.WriteString("}\n")
 	}
 	for _, a := range p.Allows {
 		svcs := make([]string, len(a.Services))
 		for i, s := range a.Services {
 			svcs[i] = "service." + s
 		}
-		b.WriteString("\nallow " + quote(a.Name) + " {\n")
-		writeAttrs(&b, "  ", []attr{
+		setAttrs(block("allow", a.Name), []attr{
 			{"from", "[" + a.From.String() + "]"},
 			{"to", "[" + a.To.String() + "]"},
 			{"services", "[" + strings.Join(svcs, ", ") + "]"},
 			{"description", quote(a.Description())},
 		})
-		b.WriteString("}\n")
 	}
 	bw := bufio.NewWriter(w)
-	if _, err := bw.WriteString(b.String()); err != nil {
+	if _, err := bw.Write(hclwrite.Format(f.Bytes())); err != nil {
 		return fmt.Errorf("write proposal: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write proposal: %w", err)
 	}
+	return nil
+}
+
+// writeSegment adds a segment block, in target kind.name unless the segment was
+// observed in another target of the policy.
+func (p *Proposal) writeSegment(block func(typ, label string) *hclwrite.Body, s Segment, kind model.TargetKind, name string) error {
+	segKind, segTarget := kind, name
+	if s.Target != "" && s.Target != name {
+		t, ok := p.policyTarget(s.Target)
+		if !ok {
+			return fmt.Errorf("write segment %q: it was observed in target %q, whose kind is unknown: give the policy that declares it (Options.Policy)", s.Name, s.Target)
+		}
+		segKind, segTarget = t.Kind, t.Name
+	}
+	members, err := p.members(s, segKind, segTarget)
+	if err != nil {
+		return err
+	}
+	seg := block("segment", s.Name)
+	setAttrs(seg, []attr{{"target", "target." + string(segKind) + "." + segTarget}})
+	setAttrs(seg.AppendNewBlock("members", nil).Body(), []attr{members})
+	attrs := []attr{{"cidrs", prefixList(s.CIDRs)}}
+	if len(s.Labels) > 0 {
+		attrs = append(attrs, attr{"labels", stringMap(s.Labels)})
+	}
+	attrs = append(attrs, attr{"mode", quote("audit")})
+	setAttrs(seg, attrs)
 	return nil
 }
 
@@ -235,22 +244,16 @@ func percent(share float64) string {
 	return s + "%"
 }
 
-// attr is one attribute line; writeAttrs aligns the equals signs of consecutive ones,
-// as hclwrite.Format does.
+// attr is one attribute: its name and its value as HCL source. The values are
+// written by this package's own quoting (quote, stringMap) rather than cty's, which
+// would normalize the text of tags from an inventory (NFC) and cannot carry invalid
+// UTF-8; hclwrite lays the file out.
 type attr struct{ name, value string }
 
-func writeAttrs(b *strings.Builder, indent string, attrs []attr) {
-	width := 0
+// setAttrs appends the attributes to body, in order; hclwrite.Format aligns them.
+func setAttrs(body *hclwrite.Body, attrs []attr) {
 	for _, a := range attrs {
-		width = max(width, len(a.name))
-	}
-	for _, a := range attrs {
-		b.WriteString(indent)
-		b.WriteString(a.name)
-		b.WriteString(strings.Repeat(" ", width-len(a.name)))
-		b.WriteString(" = ")
-		b.WriteString(a.value)
-		b.WriteByte('\n')
+		body.SetAttributeRaw(a.name, hclwrite.Tokens{{Type: hclsyntax.TokenIdent, Bytes: []byte(a.value)}})
 	}
 }
 
