@@ -12,6 +12,7 @@ import (
 // same fixed point, idempotence, drift and hands-off checks every cloud passes.
 func TestConformance(t *testing.T) {
 	l := netlab.New(t, "web-01", "app-01", "db-01")
+	serveLab(l)
 	p := &HostProvider{Enforcer: enforcerFor(l, "app-01"), Host: "app-01"}
 	nft := func(cmd string) { l.Nft("app-01", strings.Fields(cmd)...) }
 	conformance.Run(t, conformance.Harness{
@@ -40,6 +41,10 @@ func TestConformance(t *testing.T) {
 			nft("add chain inet other c")
 			nft("add rule inet other c counter")
 		},
+		// web -> app on 8080 is allowed by both versions: connections keep
+		// working while the table changes.
+		Next: labPolicy(t, "testdata/lab-wider"),
+		Kept: func() bool { return l.Probe("web-01", "tcp", "10.99.0.12:8080") == nil },
 		Untouched: func(t *testing.T) {
 			if out := l.Nft("app-01", "list", "table", "inet", "other"); !strings.Contains(out, "counter") {
 				t.Errorf("the unmanaged table changed:\n%s", out)

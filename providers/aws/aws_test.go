@@ -171,6 +171,8 @@ func TestConformance(t *testing.T) {
 			_, err = client.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: aws.String(otherENI), Groups: []string{legacy}})
 			must(t, err)
 		},
+		Next: nextState(t),
+		Kept: func() bool { return keptInForce(emu, webENI, appENI) },
 		Untouched: func(t *testing.T) {
 			sg, ok := emu.SecurityGroup(legacy)
 			if !ok || len(sg.Ingress) != 1 || len(sg.Egress) != 1 {
@@ -193,6 +195,55 @@ func TestConformance(t *testing.T) {
 			t.Error("the default allow-all egress is still on an enforce-mode group")
 		}
 	}
+}
+
+// nextState is the test policy's next version: web is reached on 8443 instead of
+// 443, segment batch (and its allow) is gone, and segment api is new.
+func nextState(t testing.TB) *model.DesiredState {
+	next := strings.Replace(policy, `service "https" { ports = ["tcp/443"] }`, `service "https" { ports = ["tcp/8443"] }`, 1)
+	next = strings.Replace(next, `allow "batch-to-app" {
+  from     = [segment.batch]
+  to       = [segment.app]
+  services = [service.app]
+}`, "", 1)
+	next = strings.Replace(next, `segment "batch" {
+  target = target.aws.prod
+  members { tags = { role = "batch" } }
+  mode   = "audit"
+}`, `segment "api" {
+  target = target.aws.prod
+  members { tags = { tier = "web" } }
+}`, 1)
+	_, st := compile(t, next)
+	return st
+}
+
+// keptInForce reports whether web -> app on tcp/8080, which both versions allow, is
+// in force in the emulated VPC now: the web member carries microseg-web, the app
+// member microseg-app, whose ingress admits microseg-web on 8080, and microseg-web's
+// egress lets it out.
+func keptInForce(emu *ec2emu.Emulator, webENI, appENI string) bool {
+	groups := map[string]ec2emu.SecurityGroup{}
+	for _, sg := range emu.SecurityGroups() {
+		groups[sg.Name] = sg
+	}
+	web, app := groups["microseg-web"], groups["microseg-app"]
+	carries := map[string]bool{}
+	for _, eni := range emu.NetworkInterfaces() {
+		for _, g := range eni.Groups {
+			carries[eni.ID+" "+g] = true
+		}
+	}
+	rule := func(rules []ec2emu.Rule, peer string) bool {
+		for _, r := range rules {
+			if r.Protocol == "tcp" && r.FromPort <= 8080 && 8080 <= r.ToPort && r.ReferencedGroupID == peer {
+				return true
+			}
+		}
+		return false
+	}
+	return web.ID != "" && app.ID != "" && carries[webENI+" "+web.ID] && carries[appENI+" "+app.ID] &&
+		rule(app.Ingress, web.ID) && rule(web.Egress, app.ID)
 }
 
 // planned plans st on p, failing t if it cannot.

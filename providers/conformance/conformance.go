@@ -1,12 +1,14 @@
-// Package conformance is the test suite every cloud provider must pass: observe ->
-// apply -> observe is a fixed point, applying again changes nothing, drift made
-// behind microseg's back is seen and repaired, and what microseg does not manage is
-// never touched.
+// Package conformance is the test suite every provider (each cloud, and hosts) must
+// pass: observe -> apply -> observe is a fixed point, applying again changes nothing,
+// drift made behind microseg's back is seen and repaired, a change of policy never
+// takes away what both versions allow (make before break), and what microseg does not
+// manage is never touched.
 package conformance
 
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/microseg/microseg/model"
@@ -27,6 +29,13 @@ type Harness struct {
 	// are still as they were.
 	Unmanaged func(t *testing.T)
 	Untouched func(t *testing.T)
+	// Next is a later version of the policy that keeps some of State's allows,
+	// drops others and adds new ones; Kept reports whether something both versions
+	// allow is in force at this instant. The suite applies Next while calling Kept
+	// in a loop: it must hold throughout (make before break), and the plan after
+	// must be empty. Both nil skips the check.
+	Next *model.DesiredState
+	Kept func() bool
 }
 
 func plan(t *testing.T, h Harness) *providers.Planned {
@@ -89,9 +98,55 @@ func Run(t *testing.T, h Harness) {
 			}
 		})
 	}
+	if h.Next != nil {
+		t.Run("make before break", func(t *testing.T) { makeBeforeBreak(t, h) })
+	}
 	t.Run("unmanaged untouched", func(t *testing.T) {
 		if h.Untouched != nil {
 			h.Untouched(t)
 		}
 	})
+}
+
+// makeBeforeBreak applies h.Next while polling h.Kept.
+func makeBeforeBreak(t *testing.T, h Harness) {
+	if !h.Kept() {
+		t.Fatal("what both versions allow is not in force before the change")
+	}
+	next := h
+	next.State = h.Next
+	p := plan(t, next)
+	if p.Plan.Empty() {
+		t.Fatal("the next version plans no change")
+	}
+	var polls, broken atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			polls.Add(1)
+			if !h.Kept() {
+				broken.Add(1)
+			}
+		}
+	}()
+	err := p.Apply(context.Background(), h.Provider)
+	close(stop)
+	<-done
+	if err != nil {
+		t.Fatalf("apply the next version: %v\n%s", err, render(p.Plan))
+	}
+	if n := broken.Load(); n > 0 {
+		t.Errorf("what both versions allow was not in force %d times of %d during the change (break before make):\n%s", n, polls.Load(), render(p.Plan))
+	}
+	if again := plan(t, next).Plan; !again.Empty() {
+		t.Fatalf("after applying the next version:\n%s", render(again))
+	}
+	t.Logf("kept in force across %d checks during the change", polls.Load())
 }
