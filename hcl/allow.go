@@ -182,18 +182,20 @@ func (l *loader) checkCrossTargetReferences() {
 	segs := l.loaded.Policy.Segments
 	for _, r := range l.refs {
 		seg, ok := segs[r.ref.Name]
-		if !ok || seg.Target == "" || len(seg.CIDRs) > 0 {
+		if !ok || seg.Target == "" {
 			continue
 		}
 		for _, other := range r.others {
 			peer, ok := segs[other.Name]
-			if other.Kind != model.PeerSegment || !ok || peer.Target == "" || peer.Target == seg.Target {
+			if other.Kind != model.PeerSegment || !ok || peer.Target == "" {
 				continue
 			}
-			l.errorf(r.rng.Ptr(), "Cross-target reference to a segment without cidrs",
-				"Allow %q connects segment %q (target %q) with segment %q (target %q). Target %q can only address %q by its cidrs, and segment %q (declared at %s:%d) has none: add cidrs = [...] to it.",
-				r.allow, seg.Name, seg.Target, peer.Name, peer.Target, peer.Target, seg.Name, seg.Name, seg.Pos.File, seg.Pos.Line)
-			break
+			if problem := model.CrossTargetProblem(seg, peer.Target); problem != "" {
+				l.errorf(r.rng.Ptr(), "Cross-target reference to a segment without cidrs",
+					"Allow %q connects segment %q with segment %q (target %q): %s (segment %q is declared at %s:%d).",
+					r.allow, seg.Name, peer.Name, peer.Target, problem, seg.Name, seg.Pos.File, seg.Pos.Line)
+				break
+			}
 		}
 	}
 }

@@ -329,6 +329,16 @@ func (c *compiler) end(a *Allow, local, remote endpoint, dir Direction, ports []
 	}
 }
 
+// CrossTargetProblem is the rule for addressing a segment from another target, in
+// one place for the loader's diagnostics and the compiler: a target other than its
+// own can address seg only by its cidrs. It says why target from cannot, or "".
+func CrossTargetProblem(seg *Segment, from string) string {
+	if seg.Target == from || len(seg.CIDRs) > 0 {
+		return ""
+	}
+	return fmt.Sprintf("target %q can only address segment %q (target %q) by its cidrs, and it has none: add cidrs = [...] to it", from, seg.Name, seg.Target)
+}
+
 // segmentPeers says how target `local` addresses segment seg: by identity in its own
 // target, by its CIDRs elsewhere. Computed once per pair.
 func (c *compiler) segmentPeers(seg, local int32) ([]int32, string) {
@@ -341,9 +351,10 @@ func (c *compiler) segmentPeers(seg, local int32) ([]int32, string) {
 	switch {
 	case c.segTarget[seg] == local:
 		ids = []int32{c.peerID(Peer{Segment: s.Name})}
-	case len(s.CIDRs) == 0:
-		return nil, fmt.Sprintf("segment %q is in target %q and is referred to from target %q, but has no cidrs to address it by", s.Name, s.Target, c.targets[local])
 	default:
+		if problem := CrossTargetProblem(s, c.targets[local]); problem != "" {
+			return nil, problem
+		}
 		ids = c.prefixPeers(s.CIDRs)
 	}
 	c.segPeers[slot] = ids

@@ -106,7 +106,7 @@ func TestCompileErrors(t *testing.T) {
 	}{
 		{"cross-target segment without cidrs", func(p *Policy) {
 			p.Allows["lb-to-db"] = &Allow{Name: "lb-to-db", From: []PeerRef{seg("lb")}, To: []PeerRef{seg("db")}, Services: []string{"postgres"}}
-		}, `segment "lb" is in target "aws" and is referred to from target "dc1", but has no cidrs`},
+		}, `target "dc1" can only address segment "lb" (target "aws") by its cidrs, and it has none`},
 		{"allow between networks", func(p *Policy) {
 			p.Allows["x"] = &Allow{Name: "x", From: []PeerRef{net_("internet")}, To: []PeerRef{net_("internet")}, Services: []string{"https"}}
 		}, "between two networks"},
