@@ -44,12 +44,16 @@ func (p *applyRun) apply(ctx context.Context, plan *model.Plan) error {
 	revokes := map[batch][]string{}
 	eniChanges := map[string]map[string]bool{} // interface -> group ID -> wanted
 	touched := map[string]bool{}               // segments whose group's rules change
-	var deletes []string
+	var deletes, created []string
 	for _, c := range plan.Changes {
 		switch {
 		case c.Kind == model.ObjectSegment && c.Action == model.ActionAdd:
-			if err := p.createGroup(ctx, c.Key); err != nil {
+			made, err := p.createGroup(ctx, c.Key)
+			if err != nil {
 				return err
+			}
+			if made {
+				created = append(created, c.Key)
 			}
 		case c.Kind == model.ObjectSegment && c.Action == model.ActionRemove:
 			deletes = append(deletes, c.Key)
@@ -62,6 +66,10 @@ func (p *applyRun) apply(ctx context.Context, plan *model.Plan) error {
 				return err
 			}
 		}
+	}
+	// Before any rule is added: the new groups are on no interface yet.
+	if err := p.clearNewGroups(ctx, created); err != nil {
+		return err
 	}
 	for _, b := range sortedBatches(adds) {
 		touched[b.segment] = true
@@ -144,31 +152,45 @@ func (p *applyRun) ruleChange(c model.Change, adds map[batch][]types.IpPermissio
 	return nil
 }
 
-// clearNewGroup revokes the rules AWS puts on a group it creates: all traffic out to
-// 0.0.0.0/0, and to ::/0 in a VPC with an IPv6 block, with no description. The
-// plan was made before the group existed, so it adds every rule the policy wants,
+// clearNewGroups revokes the rules AWS puts on a group it creates: all traffic out
+// to 0.0.0.0/0, and to ::/0 in a VPC with an IPv6 block, with no description. The
+// plan was made before the groups existed, so it adds every rule the policy wants,
 // those too (with their descriptions). Only AWS's own defaults are revoked, so that
-// finding an existing group after a retry does not take its rules away.
-func (p *applyRun) clearNewGroup(ctx context.Context, segment string) error {
-	gid := p.groups[segment]
-	out, err := p.client.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{
-		Filters: []types.Filter{{Name: aws.String("group-id"), Values: []string{gid}}}, MaxResults: aws.Int32(1000),
-	})
-	if err != nil {
-		return fmt.Errorf("describe the default rules of new security group %s (segment %s): %w", gid, segment, err)
+// finding an existing group after a retry does not take its rules away. The new
+// groups' rules are read in one paged call per 200 groups.
+func (p *applyRun) clearNewGroups(ctx context.Context, segments []string) error {
+	segmentOf := map[string]string{}
+	ids := make([]string, 0, len(segments))
+	for _, seg := range segments {
+		segmentOf[p.groups[seg]] = seg
+		ids = append(ids, p.groups[seg])
 	}
-	var defaults []string
-	for _, r := range out.SecurityGroupRules {
-		everywhere := aws.ToString(r.CidrIpv4) == "0.0.0.0/0" || aws.ToString(r.CidrIpv6) == "::/0"
-		if aws.ToBool(r.IsEgress) && aws.ToString(r.IpProtocol) == "-1" && everywhere && aws.ToString(r.Description) == "" {
-			defaults = append(defaults, aws.ToString(r.SecurityGroupRuleId))
+	defaults := map[string][]string{} // segment -> rule IDs
+	for start := 0; start < len(ids); start += 200 {
+		pages := ec2.NewDescribeSecurityGroupRulesPaginator(p.client, &ec2.DescribeSecurityGroupRulesInput{
+			Filters:    []types.Filter{{Name: aws.String("group-id"), Values: ids[start:min(start+200, len(ids))]}},
+			MaxResults: aws.Int32(1000),
+		})
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("describe the default rules of new security groups in %s: %w", p.target.AWS.VPCID, err)
+			}
+			for _, r := range out.SecurityGroupRules {
+				everywhere := aws.ToString(r.CidrIpv4) == "0.0.0.0/0" || aws.ToString(r.CidrIpv6) == "::/0"
+				if aws.ToBool(r.IsEgress) && aws.ToString(r.IpProtocol) == "-1" && everywhere && aws.ToString(r.Description) == "" {
+					seg := segmentOf[aws.ToString(r.GroupId)]
+					defaults[seg] = append(defaults[seg], aws.ToString(r.SecurityGroupRuleId))
+				}
+			}
 		}
 	}
-	if len(defaults) == 0 {
-		return nil
-	}
-	if err := p.revoke(ctx, segment, true, defaults); err != nil {
-		return fmt.Errorf("revoke the default egress of segment %s: %w", segment, err)
+	for _, seg := range segments {
+		if ids := defaults[seg]; len(ids) > 0 {
+			if err := p.revoke(ctx, seg, true, ids); err != nil {
+				return fmt.Errorf("revoke the default egress of segment %s: %w", seg, err)
+			}
+		}
 	}
 	return nil
 }
@@ -234,9 +256,11 @@ func sortedBatches[V any](m map[batch]V) []batch {
 	return keys
 }
 
-func (p *applyRun) createGroup(ctx context.Context, segment string) error {
+// createGroup creates a segment's group, or finds the one an attempt whose reply
+// was lost created; made says that it did either, so that its defaults are cleared.
+func (p *applyRun) createGroup(ctx context.Context, segment string) (made bool, err error) {
 	if _, ok := p.groups[segment]; ok {
-		return nil
+		return false, nil
 	}
 	name := groupPrefix + segment
 	out, err := p.client.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
@@ -253,19 +277,19 @@ func (p *applyRun) createGroup(ctx context.Context, segment string) error {
 		got, derr := p.client.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{
 			p.vpcFilter(), {Name: aws.String("group-name"), Values: []string{name}}}})
 		if derr != nil || len(got.SecurityGroups) != 1 {
-			return fmt.Errorf("create security group %s in %s: %w", name, p.target.AWS.VPCID, err)
+			return false, fmt.Errorf("create security group %s in %s: %w", name, p.target.AWS.VPCID, err)
 		}
 		if _, managed := managedSegment(got.SecurityGroups[0].Tags); !managed {
-			return fmt.Errorf("create security group %s in %s: a group of that name exists and microseg does not manage it", name, p.target.AWS.VPCID)
+			return false, fmt.Errorf("create security group %s in %s: a group of that name exists and microseg does not manage it", name, p.target.AWS.VPCID)
 		}
 		p.groups[segment] = aws.ToString(got.SecurityGroups[0].GroupId)
-		return p.clearNewGroup(ctx, segment)
+		return true, nil
 	}
 	if err != nil {
-		return fmt.Errorf("create security group %s in %s: %w", name, p.target.AWS.VPCID, err)
+		return false, fmt.Errorf("create security group %s in %s: %w", name, p.target.AWS.VPCID, err)
 	}
 	p.groups[segment] = aws.ToString(out.GroupId)
-	return p.clearNewGroup(ctx, segment)
+	return true, nil
 }
 
 func (p *applyRun) authorize(ctx context.Context, segment string, egress bool, perms []types.IpPermission) error {
