@@ -148,6 +148,8 @@ allow "web-to-app" {
 	if out, code := e.run("reconcile", "stop", "-target", "prod", dir); code != 0 {
 		t.Fatalf("reconcile stop = %d:\n%s", code, out)
 	}
+	// Histories with cloud jobs, for the replay test.
+	recordHistories(t, temporal, port, "PlanWorkflow:PlanWorkflow-aws", "ApplyWorkflow:ApplyWorkflow-aws", "ReconcileWorkflow:ReconcileWorkflow-aws")
 }
 
 func sumCalls(calls map[string]int) int {

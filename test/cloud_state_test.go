@@ -74,10 +74,10 @@ allow "internet-to-web" {
 		}}}
 	ctx := context.Background()
 	ref, err := acts.LoadPolicy(ctx, workflows.PlanRequest{Dir: dir})
-	if err != nil || len(ref.Jobs) != 1 || ref.Jobs[0].StateHash == "" {
-		t.Fatalf("LoadPolicy = %+v, %v; want one cloud job with a stored state", ref, err)
+	if err != nil || len(ref.Jobs) != 0 || len(ref.Clouds) != 1 || ref.Clouds[0].StateHash == "" || ref.Clouds[0].Kind != model.KindAWS {
+		t.Fatalf("LoadPolicy = %+v, %v; want one aws cloud job with a stored state", ref, err)
 	}
-	job := ref.Jobs[0]
+	job := ref.Clouds[0]
 	plan, err := acts.PlanCloud(ctx, job)
 	if err != nil || plan.Add == 0 {
 		t.Fatalf("PlanCloud = %+v, %v", plan, err)

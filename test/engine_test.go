@@ -359,12 +359,17 @@ func TestEngineEndToEnd(t *testing.T) {
 
 // recordHistories saves the histories of real runs, for the replay tests in
 // workflows/, when MICROSEG_RECORD_HISTORIES names a directory.
+// Each entry is a workflow type, saved as TYPE.json, or TYPE:NAME, saved as NAME.json.
 func recordHistories(t *testing.T, temporal, port string, workflowTypes ...string) {
 	dir := os.Getenv("MICROSEG_RECORD_HISTORIES")
 	if dir == "" {
 		return
 	}
-	for _, wf := range workflowTypes {
+	for _, entry := range workflowTypes {
+		wf, name, ok := strings.Cut(entry, ":")
+		if !ok {
+			name = wf
+		}
 		out, err := exec.Command(temporal, "workflow", "list", "--address", "127.0.0.1:"+port, "--limit", "1",
 			"--query", "WorkflowType='"+wf+"'", "-o", "json").Output()
 		if err != nil {
@@ -381,7 +386,7 @@ func recordHistories(t *testing.T, temporal, port string, workflowTypes ...strin
 		if err != nil {
 			t.Fatalf("show %s: %v", wf, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, wf+".json"), hist, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), hist, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -81,7 +81,7 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 				continue
 			}
 			// A cloud target is planned by the worker.
-			ref.Jobs = append(ref.Jobs, HostJob{Target: name, PolicyHash: bundle, StateHash: stateHash})
+			ref.Clouds = append(ref.Clouds, CloudJob{Target: name, Kind: st.Target.Kind, PolicyHash: bundle, StateHash: stateHash})
 			continue
 		}
 		for _, host := range model.SortedKeys(st.Target.Hosts.Hosts) {

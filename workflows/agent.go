@@ -54,7 +54,7 @@ func (h *HostActivities) desired(ctx context.Context, job HostJob) (*onprem.Rule
 // from before target states were stored carries the host's policy instead.
 func (h *HostActivities) hostPolicy(ctx context.Context, job HostJob) (*onprem.HostPolicy, error) {
 	if job.StateHash != "" {
-		st, err := targetState(ctx, h.Store, job)
+		st, err := targetState(ctx, h.Store, job.Target, job.StateHash, job.Audit)
 		if err != nil {
 			return nil, err
 		}

@@ -39,14 +39,14 @@ func ApplyWorkflow(ctx workflow.Context, req ApplyRequest) (ApplyResult, error) 
 		}
 	}
 	state = "applying"
-	hosts, err := applyJobs(ctx, req.Plan, req.Jobs, req.ConfirmTimeout, func(s string) { state = s })
-	result.Hosts = hosts
+	hosts, clouds, err := applyJobs(ctx, req.Plan, req.Jobs, req.Clouds, req.ConfirmTimeout, func(s string) { state = s })
+	result.Hosts, result.Clouds = hosts, clouds
 	if recordsHistory(ctx) {
 		var enforced time.Time
 		if err == nil {
 			enforced = workflow.Now(ctx)
 		}
-		recordUpdate(ctx, req.Plan, req.Jobs, enforced)
+		recordUpdate(ctx, req.Plan, req.Jobs, req.Clouds, enforced)
 	}
 	if err != nil {
 		return result, err
@@ -55,29 +55,28 @@ func ApplyWorkflow(ctx workflow.Context, req ApplyRequest) (ApplyResult, error) 
 	return result, nil
 }
 
-// applyJobs applies the plan's changes host by host: commit-confirmed, confirmed once
-// the agent answers again, and verified by planning the host once more.
-func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout time.Duration, progress func(string)) ([]HostApplied, error) {
+// applyJobs applies the plan's changes host by host (commit-confirmed, confirmed once
+// the agent answers again, and verified by planning the host once more), then cloud
+// target by cloud target (through its provider, verified by planning it again).
+func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, clouds []CloudJob, confirmTimeout time.Duration, progress func(string)) ([]HostApplied, []CloudApplied, error) {
+	jobs, clouds = splitLegacy(jobs, clouds)
 	var h *HostActivities
 	plans := map[string]HostPlan{}
+	cloudPlans := map[string]CloudPlan{}
 	for _, hp := range plan.Hosts {
+		if hp.Host == "" { // a cloud target's plan, recorded before CloudPlan existed
+			cloudPlans[hp.Target] = CloudPlan{Target: hp.Target, Add: hp.Add, Change: hp.Change, Remove: hp.Remove, TextHash: hp.TextHash, Observed: hp.Observed}
+			continue
+		}
 		plans[hp.Target+"/"+hp.Host] = hp
+	}
+	for _, cp := range plan.Clouds {
+		cloudPlans[cp.Target] = cp
 	}
 	var done []HostApplied
 	for _, job := range jobs {
 		hp, ok := plans[job.Target+"/"+job.Host]
 		if !ok || hp.Add+hp.Change+hp.Remove == 0 {
-			continue
-		}
-		if job.Host == "" {
-			if progress != nil {
-				progress("applying " + job.Target)
-			}
-			applied, err := applyCloud(ctx, job, hp)
-			if err != nil {
-				return done, err
-			}
-			done = append(done, applied)
 			continue
 		}
 		actx := agentOptions(ctx, job)
@@ -86,14 +85,14 @@ func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout t
 		}
 		applied := HostApplied{Target: job.Target, Host: job.Host}
 		if err := workflow.ExecuteActivity(actx, h.ApplyHost, job, hp.Observed, confirmTimeout).Get(ctx, &applied.Stats); err != nil {
-			return done, hostError(job, "apply", err)
+			return done, nil, hostError(job, "apply", err)
 		}
 		if err := workflow.ExecuteActivity(actx, h.ConfirmHost).Get(ctx, nil); err != nil {
-			return done, hostError(job, "confirm", err)
+			return done, nil, hostError(job, "confirm", err)
 		}
 		var verify HostPlan
 		if err := workflow.ExecuteActivity(actx, h.PlanHost, job).Get(ctx, &verify); err != nil {
-			return done, hostError(job, "verify", err)
+			return done, nil, hostError(job, "verify", err)
 		}
 		applied.Verified = verify.Add+verify.Change+verify.Remove == 0
 		if !applied.Verified {
@@ -101,21 +100,36 @@ func applyJobs(ctx workflow.Context, plan Plan, jobs []HostJob, confirmTimeout t
 		}
 		done = append(done, applied)
 	}
-	return done, nil
+	var cloudDone []CloudApplied
+	for _, job := range clouds {
+		cp, ok := cloudPlans[job.Target]
+		if !ok || cp.Add+cp.Change+cp.Remove == 0 {
+			continue
+		}
+		if progress != nil {
+			progress("applying " + job.Target)
+		}
+		applied, err := applyCloud(ctx, job, cp)
+		if err != nil {
+			return done, cloudDone, err
+		}
+		cloudDone = append(cloudDone, applied)
+	}
+	return done, cloudDone, nil
 }
 
 // applyCloud applies a cloud target through its provider on the worker, and plans it
 // again to verify.
-func applyCloud(ctx workflow.Context, job HostJob, hp HostPlan) (HostApplied, error) {
+func applyCloud(ctx workflow.Context, job CloudJob, cp CloudPlan) (CloudApplied, error) {
 	var a *Activities
 	cctx := cloudOptions(ctx)
-	applied := HostApplied{Target: job.Target}
-	if err := workflow.ExecuteActivity(cctx, a.ApplyCloud, job, hp.Observed).Get(ctx, &applied.Changes); err != nil {
-		return applied, hostError(job, "apply", err)
+	applied := CloudApplied{Target: job.Target}
+	if err := workflow.ExecuteActivity(cctx, a.ApplyCloud, job, cp.Observed).Get(ctx, &applied.Changes); err != nil {
+		return applied, cloudError(job, "apply", err)
 	}
-	var verify HostPlan
+	var verify CloudPlan
 	if err := workflow.ExecuteActivity(cctx, a.PlanCloud, job).Get(ctx, &verify); err != nil {
-		return applied, hostError(job, "verify", err)
+		return applied, cloudError(job, "verify", err)
 	}
 	applied.Verified = verify.Add+verify.Change+verify.Remove == 0
 	if !applied.Verified {

@@ -17,7 +17,7 @@ import (
 
 // cloudState returns the target's compiled state, read by hash (or compiled from
 // the bundle, for a job from before states were stored), and its provider.
-func (a *Activities) cloudState(ctx context.Context, job HostJob) (*model.DesiredState, providers.Provider, error) {
+func (a *Activities) cloudState(ctx context.Context, job CloudJob) (*model.DesiredState, providers.Provider, error) {
 	st, err := a.compiledState(ctx, job)
 	if err != nil {
 		return nil, nil, err
@@ -35,23 +35,23 @@ func (a *Activities) cloudState(ctx context.Context, job HostJob) (*model.Desire
 // targetState is the job's target state as the job wants it enforced: read by hash,
 // and under break-glass (job.Audit) with every segment in audit mode. The one place
 // break-glass changes what a target enforces, for hosts and clouds alike.
-func targetState(ctx context.Context, store Store, job HostJob) (*model.DesiredState, error) {
+func targetState(ctx context.Context, store Store, target, stateHash string, audit bool) (*model.DesiredState, error) {
 	var st model.DesiredState
-	if err := getJSON(ctx, store, KindTargetState, job.StateHash, &st); err != nil {
+	if err := getJSON(ctx, store, KindTargetState, stateHash, &st); err != nil {
 		return nil, err
 	}
-	if st.Target == nil || st.Target.Name != job.Target {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the stored state %.12s is not target %s's", job.StateHash, job.Target), "WrongState", nil)
+	if st.Target == nil || st.Target.Name != target {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the stored state %.12s is not target %s's", stateHash, target), "WrongState", nil)
 	}
-	if job.Audit {
+	if audit {
 		return st.WithMode(model.ModeAudit), nil
 	}
 	return &st, nil
 }
 
-func (a *Activities) compiledState(ctx context.Context, job HostJob) (*model.DesiredState, error) {
+func (a *Activities) compiledState(ctx context.Context, job CloudJob) (*model.DesiredState, error) {
 	if job.StateHash != "" {
-		return targetState(ctx, a.Store, job)
+		return targetState(ctx, a.Store, job.Target, job.StateHash, job.Audit)
 	}
 	sources := map[string][]byte{}
 	if err := getJSON(ctx, a.Store, KindBundle, job.PolicyHash, &sources); err != nil {
@@ -76,36 +76,36 @@ func (a *Activities) compiledState(ctx context.Context, job HostJob) (*model.Des
 }
 
 // PlanCloud observes a cloud target through its provider and diffs it with the policy.
-func (a *Activities) PlanCloud(ctx context.Context, job HostJob) (hp HostPlan, err error) {
+func (a *Activities) PlanCloud(ctx context.Context, job CloudJob) (cp CloudPlan, err error) {
 	err = heartbeating(ctx, func() error {
-		hp, err = a.planCloud(ctx, job)
+		cp, err = a.planCloud(ctx, job)
 		return err
 	})
-	return hp, err
+	return cp, err
 }
 
-func (a *Activities) planCloud(ctx context.Context, job HostJob) (HostPlan, error) {
+func (a *Activities) planCloud(ctx context.Context, job CloudJob) (CloudPlan, error) {
 	st, p, err := a.cloudState(ctx, job)
 	if err != nil {
-		return HostPlan{}, err
+		return CloudPlan{}, err
 	}
 	pl, err := cloudPlan(ctx, job, st, p)
 	if err != nil {
-		return HostPlan{}, err
+		return CloudPlan{}, err
 	}
 	plan, obs := pl.Plan, pl.Observed
 	var b strings.Builder
 	plan.Render(&b)
 	text, err := a.Store.Put(ctx, KindPlanText, []byte(b.String()))
 	if err != nil {
-		return HostPlan{}, err
+		return CloudPlan{}, err
 	}
 	add, change, remove := plan.Counts()
-	return HostPlan{Target: job.Target, Add: add, Change: change, Remove: remove, TextHash: text,
+	return CloudPlan{Target: job.Target, Kind: st.Target.Kind, Add: add, Change: change, Remove: remove, TextHash: text,
 		Observed: digestObjects(obs.Objects), Findings: obs.Findings}, nil
 }
 
-func cloudPlan(ctx context.Context, job HostJob, st *model.DesiredState, p providers.Provider) (*providers.Planned, error) {
+func cloudPlan(ctx context.Context, job CloudJob, st *model.DesiredState, p providers.Provider) (*providers.Planned, error) {
 	obs, err := p.Observe(ctx)
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ func cloudPlan(ctx context.Context, job HostJob, st *model.DesiredState, p provi
 
 // ApplyCloud applies the policy to a cloud target if it still holds what the plan
 // observed.
-func (a *Activities) ApplyCloud(ctx context.Context, job HostJob, observed string) (changes int, err error) {
+func (a *Activities) ApplyCloud(ctx context.Context, job CloudJob, observed string) (changes int, err error) {
 	err = heartbeating(ctx, func() error {
 		changes, err = a.applyCloud(ctx, job, observed)
 		return err
@@ -128,7 +128,7 @@ func (a *Activities) ApplyCloud(ctx context.Context, job HostJob, observed strin
 	return changes, err
 }
 
-func (a *Activities) applyCloud(ctx context.Context, job HostJob, observed string) (int, error) {
+func (a *Activities) applyCloud(ctx context.Context, job CloudJob, observed string) (int, error) {
 	st, p, err := a.cloudState(ctx, job)
 	if err != nil {
 		return 0, err

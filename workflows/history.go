@@ -49,7 +49,7 @@ func recordDrift(ctx workflow.Context, target string, e DriftEvent) {
 
 // driftSummary says in one line which hosts drifted and by how much.
 func driftSummary(e DriftEvent) string {
-	parts := make([]string, 0, len(e.Hosts))
+	parts := make([]string, 0, len(e.Hosts)+len(e.Clouds))
 	for _, h := range e.Hosts {
 		name := h.Target
 		if h.Host != "" {
@@ -57,24 +57,34 @@ func driftSummary(e DriftEvent) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s: %d to add, %d to change, %d to remove", name, h.Add, h.Change, h.Remove))
 	}
+	for _, c := range e.Clouds {
+		parts = append(parts, fmt.Sprintf("%s: %d to add, %d to change, %d to remove", c.Target, c.Add, c.Change, c.Remove))
+	}
 	sort.Strings(parts)
 	return strings.Join(parts, "; ")
 }
 
 // recordUpdate stores when an apply of a policy to its targets began and, when it
 // was verified everywhere, when it ended.
-func recordUpdate(ctx workflow.Context, plan Plan, jobs []HostJob, enforced time.Time) {
+func recordUpdate(ctx workflow.Context, plan Plan, jobs []HostJob, clouds []CloudJob, enforced time.Time) {
 	var a *Activities
 	if plan.PolicyHash == "" {
 		return // a remediation replays the policy in force; it is not an update
 	}
 	seen := map[string]bool{}
+	targets := make([]string, 0, len(jobs)+len(clouds))
 	for _, j := range jobs {
-		if seen[j.Target] {
+		targets = append(targets, j.Target)
+	}
+	for _, j := range clouds {
+		targets = append(targets, j.Target)
+	}
+	for _, t := range targets {
+		if seen[t] {
 			continue
 		}
-		seen[j.Target] = true
-		u := report.PolicyUpdate{PolicyHash: plan.PolicyHash, Target: j.Target, Submitted: plan.Created, Enforced: enforced}
+		seen[t] = true
+		u := report.PolicyUpdate{PolicyHash: plan.PolicyHash, Target: t, Submitted: plan.Created, Enforced: enforced}
 		_ = workflow.ExecuteActivity(historyOptions(ctx), a.RecordPolicyUpdate, u).Get(ctx, nil)
 	}
 }
@@ -91,13 +101,9 @@ func (a *Activities) RecordDrift(ctx context.Context, e report.DriftEvent) error
 // hosts and clouds. Runs from before findings were recorded replay as they were.
 func recordFindings(ctx workflow.Context, target string, seen time.Time, plan Plan) {
 	var findings []report.Finding
-	for _, h := range plan.Hosts {
-		for _, f := range h.Findings {
-			subject := f.Subject
-			if h.Host != "" {
-				subject = h.Host + ": " + subject
-			}
-			findings = append(findings, report.Finding{Target: target, Subject: subject, Message: f.Message})
+	for _, c := range plan.Clouds {
+		for _, f := range c.Findings {
+			findings = append(findings, report.Finding{Target: target, Subject: f.Subject, Message: f.Message})
 		}
 	}
 	if len(findings) == 0 || workflow.GetVersion(ctx, "record-findings", workflow.DefaultVersion, 1) == workflow.DefaultVersion {

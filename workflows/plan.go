@@ -50,49 +50,73 @@ func PlanWorkflow(ctx workflow.Context, req PlanRequest) (Plan, error) {
 	if err := workflow.ExecuteActivity(workerOptions(ctx), a.LoadPolicy, req).Get(ctx, &ref); err != nil {
 		return Plan{}, err
 	}
-	plan, err := planJobs(ctx, ref.Jobs)
+	plan, err := planJobs(ctx, ref.Jobs, ref.Clouds)
 	if err != nil {
 		return Plan{}, err
 	}
-	plan.PolicyHash, plan.Jobs, plan.Unplanned = ref.Hash, ref.Jobs, ref.Unplanned
+	plan.PolicyHash, plan.Jobs, plan.CloudJobs, plan.Unplanned = ref.Hash, ref.Jobs, ref.Clouds, ref.Unplanned
 	return plan, nil
 }
 
-// planJobs asks every host's agent for its plan, all at once, and collects them in
-// the jobs' order.
-func planJobs(ctx workflow.Context, jobs []HostJob) (Plan, error) {
+// planJobs asks every host's agent and the worker for every cloud target's plan, all
+// at once, and collects them in the jobs' order.
+func planJobs(ctx workflow.Context, jobs []HostJob, clouds []CloudJob) (Plan, error) {
 	var h *HostActivities
 	var a *Activities
-	futures := make([]workflow.Future, len(jobs))
+	jobs, clouds = splitLegacy(jobs, clouds)
+	hostFutures := make([]workflow.Future, len(jobs))
 	for i, job := range jobs {
-		if job.Host == "" {
-			futures[i] = workflow.ExecuteActivity(cloudOptions(ctx), a.PlanCloud, job)
-			continue
-		}
-		futures[i] = workflow.ExecuteActivity(agentOptions(ctx, job), h.PlanHost, job)
+		hostFutures[i] = workflow.ExecuteActivity(agentOptions(ctx, job), h.PlanHost, job)
+	}
+	cloudFutures := make([]workflow.Future, len(clouds))
+	for i, job := range clouds {
+		cloudFutures[i] = workflow.ExecuteActivity(cloudOptions(ctx), a.PlanCloud, job)
 	}
 	plan := Plan{Created: workflow.Now(ctx)}
-	for i, f := range futures {
+	for i, f := range hostFutures {
 		var hp HostPlan
 		if err := f.Get(ctx, &hp); err != nil {
 			return Plan{}, hostError(jobs[i], "plan", err)
 		}
 		plan.Hosts = append(plan.Hosts, hp)
 	}
+	for i, f := range cloudFutures {
+		var cp CloudPlan
+		if err := f.Get(ctx, &cp); err != nil {
+			return Plan{}, cloudError(clouds[i], "plan", err)
+		}
+		plan.Clouds = append(plan.Clouds, cp)
+	}
 	return plan, nil
+}
+
+// splitLegacy moves the cloud targets of jobs recorded before CloudJob existed
+// (HostJobs without a Host) to the cloud jobs.
+func splitLegacy(jobs []HostJob, clouds []CloudJob) ([]HostJob, []CloudJob) {
+	hosts := jobs[:0:0]
+	for _, j := range jobs {
+		if j.Host == "" {
+			clouds = append(clouds, CloudJob{Target: j.Target, PolicyHash: j.PolicyHash, StateHash: j.StateHash, Audit: j.Audit})
+			continue
+		}
+		hosts = append(hosts, j)
+	}
+	return hosts, clouds
+}
+
+// cloudError names the cloud target an activity failed on.
+func cloudError(job CloudJob, what string, err error) error {
+	msg := err.Error()
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		msg = app.Message()
+	}
+	return temporal.NewApplicationErrorWithCause(what+" target "+job.Target+": "+msg, "TargetFailed", err)
 }
 
 // hostError names the host an activity failed on, and says what to do when the
 // reason is that no agent serves it.
 func hostError(job HostJob, what string, err error) error {
-	if job.Host == "" {
-		msg := err.Error()
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) {
-			msg = app.Message()
-		}
-		return temporal.NewApplicationErrorWithCause(what+" target "+job.Target+": "+msg, "TargetFailed", err)
-	}
 	var timeout *temporal.TimeoutError
 	if errors.As(err, &timeout) && timeout.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(

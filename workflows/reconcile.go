@@ -44,7 +44,8 @@ type Breakglass struct {
 // it was remediated (zero if it was not).
 type DriftEvent struct {
 	When       time.Time
-	Hosts      []HostPlan // only the drifted hosts
+	Hosts      []HostPlan  // only the drifted hosts
+	Clouds     []CloudPlan `json:",omitempty"` // and cloud targets
 	Changes    int
 	Remediated time.Time
 }
@@ -143,8 +144,8 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) (b
 		state.LastError = err.Error()
 		return
 	}
-	jobs := withBreakglass(ref.Jobs, state.Breakglass.On)
-	plan, err := planJobs(ctx, jobs)
+	jobs, clouds := withBreakglass(ref.Jobs, ref.Clouds, state.Breakglass.On)
+	plan, err := planJobs(ctx, jobs, clouds)
 	if err != nil {
 		state.LastError = err.Error()
 		return
@@ -159,6 +160,12 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) (b
 			event.Hosts = append(event.Hosts, h)
 		}
 	}
+	for _, c := range plan.Clouds {
+		if n := c.Add + c.Change + c.Remove; n > 0 {
+			event.Changes += n
+			event.Clouds = append(event.Clouds, c)
+		}
+	}
 	if event.Changes == 0 {
 		// Drift that is gone (repaired by hand, or by an apply) ends its event.
 		if last := len(state.Events) - 1; last >= 0 && state.Events[last].Remediated.IsZero() && recordsHistory(ctx) {
@@ -169,7 +176,7 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) (b
 	}
 	if req.Remediate && workflow.GetVersion(ctx, "remediate-as-apply-child", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		// Histories from before remediation ran as a child apply.
-		if _, err := applyJobs(ctx, plan, jobs, 0, nil); err != nil {
+		if _, _, err := applyJobs(ctx, plan, jobs, clouds, 0, nil); err != nil {
 			state.LastError = err.Error()
 		} else {
 			event.Remediated = workflow.Now(ctx)
@@ -183,8 +190,8 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) (b
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		})
-		plan.Jobs = jobs
-		err := workflow.ExecuteChildWorkflow(cctx, ApplyWorkflow, ApplyRequest{Plan: plan, Jobs: jobs, AutoApprove: true}).Get(ctx, nil)
+		plan.Jobs, plan.CloudJobs = jobs, clouds
+		err := workflow.ExecuteChildWorkflow(cctx, ApplyWorkflow, ApplyRequest{Plan: plan, Jobs: jobs, Clouds: clouds, AutoApprove: true}).Get(ctx, nil)
 		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
 		busy = errors.As(err, &started)
 		if err != nil {
@@ -203,15 +210,22 @@ func check(ctx workflow.Context, req ReconcileRequest, state *ReconcileState) (b
 	return busy
 }
 
-// withBreakglass returns the jobs with every host forced into audit mode when on.
-func withBreakglass(jobs []HostJob, on bool) []HostJob {
+// withBreakglass returns the jobs with every host and cloud target forced into audit
+// mode when on.
+func withBreakglass(jobs []HostJob, clouds []CloudJob, on bool) ([]HostJob, []CloudJob) {
+	jobs, clouds = splitLegacy(jobs, clouds)
 	if !on {
-		return jobs
+		return jobs, clouds
 	}
-	out := make([]HostJob, len(jobs))
+	hosts := make([]HostJob, len(jobs))
 	for i, j := range jobs {
 		j.Audit = true
-		out[i] = j
+		hosts[i] = j
 	}
-	return out
+	cs := make([]CloudJob, len(clouds))
+	for i, j := range clouds {
+		j.Audit = true
+		cs[i] = j
+	}
+	return hosts, cs
 }

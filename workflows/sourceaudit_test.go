@@ -40,3 +40,18 @@ func TestSourceAudit(t *testing.T) {
 		t.Errorf("flows %d, run %+v", flows, run)
 	}
 }
+
+// TestSplitLegacy: a cloud target recorded as a HostJob without a Host (before
+// CloudJob existed) runs as a cloud job; host jobs stay as they are, in order.
+func TestSplitLegacy(t *testing.T) {
+	hosts, clouds := splitLegacy(
+		[]HostJob{{Target: "dc1", Host: "a"}, {Target: "prod", PolicyHash: "b", StateHash: "s", Audit: true}, {Target: "dc1", Host: "b"}},
+		[]CloudJob{{Target: "gcp1"}})
+	if len(hosts) != 2 || hosts[0].Host != "a" || hosts[1].Host != "b" {
+		t.Errorf("hosts = %+v", hosts)
+	}
+	want := CloudJob{Target: "prod", PolicyHash: "b", StateHash: "s", Audit: true}
+	if len(clouds) != 2 || clouds[0].Target != "gcp1" || clouds[1] != want {
+		t.Errorf("clouds = %+v, want gcp1 and %+v", clouds, want)
+	}
+}

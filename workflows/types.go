@@ -23,19 +23,21 @@ type PlanRequest struct {
 }
 
 // PolicyRef is a loaded policy: the hash of its bundle (its files, in the Store) and
-// every host job it implies.
+// every job it implies: one per host of its hosts targets, one per cloud target.
 type PolicyRef struct {
-	Hash string
-	Jobs []HostJob // sorted by target, host
+	Hash   string
+	Jobs   []HostJob  // hosts, sorted by target, host
+	Clouds []CloudJob `json:",omitempty"` // cloud targets, sorted by name
 	// Unplanned names the targets this version cannot plan yet (clouds), as
 	// KIND.NAME, sorted.
 	Unplanned []string
 }
 
-// HostJob is what one host must enforce: its compiled policy, by hash in the Store.
-// A job with no Host is a cloud target, planned and applied by the worker through
-// its provider; its PolicyHash is the policy bundle's, and StateHash the target's
-// compiled state (jobs from before it was stored have none: the bundle is compiled).
+// HostJob is what one host must enforce, run by the host's agent: its target's
+// compiled state by hash in the Store (StateHash), from which the agent derives its
+// own share. PolicyHash is the host's policy, for jobs from before target states
+// were stored. (Jobs recorded before CloudJob existed carried cloud targets as
+// HostJobs without a Host; they are run as cloud jobs.)
 type HostJob struct {
 	Target     string
 	Host       string
@@ -46,15 +48,45 @@ type HostJob struct {
 	Audit bool
 }
 
+// CloudJob is what one cloud target must enforce, run by the worker through the
+// target's provider: its compiled state by hash (StateHash) and the policy bundle
+// (PolicyHash) whose name the provider marks what it writes with.
+type CloudJob struct {
+	Target     string
+	Kind       model.TargetKind
+	PolicyHash string
+	StateHash  string `json:",omitempty"`
+	// Audit forces every segment of the target into audit mode (break-glass).
+	Audit bool
+}
+
+// CloudPlan is the plan of one cloud target.
+type CloudPlan struct {
+	Target              string
+	Kind                model.TargetKind
+	Add, Change, Remove int
+	TextHash            string // the rendered plan, in the Store
+	Observed            string // digest of what was observed: Apply refuses a plan whose target changed since
+	// Findings are what the target keeps by design but an operator should know
+	// (a foreign security group on a member's interface): never counted as changes.
+	Findings []model.Finding `json:",omitempty"`
+}
+
+// CloudApplied is the outcome on one cloud target.
+type CloudApplied struct {
+	Target   string
+	Changes  int  // the plan's changes carried out
+	Verified bool // observed again after the change: no difference left
+	// Remaining is the verifying plan, in the Store, when it was not empty.
+	Remaining string `json:",omitempty"`
+}
+
 // HostPlan is the plan of one host.
 type HostPlan struct {
 	Target, Host        string
 	Add, Change, Remove int
 	TextHash            string // the rendered plan, in the Store
 	Observed            string // digest of what was observed: Apply refuses a plan whose host changed since
-	// Findings are what the target keeps by design but an operator should know
-	// (a foreign security group on a member's interface): never counted as changes.
-	Findings []model.Finding `json:",omitempty"`
 }
 
 // Plan is the result of the Plan workflow.
@@ -62,14 +94,19 @@ type Plan struct {
 	PolicyHash string
 	Created    time.Time
 	Hosts      []HostPlan
-	Jobs       []HostJob // what the plan would apply, host by host
-	Unplanned  []string  // targets without a provider in this version
+	Clouds     []CloudPlan `json:",omitempty"`
+	Jobs       []HostJob   // what the plan would apply, host by host
+	CloudJobs  []CloudJob  `json:",omitempty"` // and cloud target by cloud target
+	Unplanned  []string    // targets without a provider in this version
 }
 
 // Counts adds up the plan's changes.
 func (p *Plan) Counts() (add, change, remove int) {
 	for _, h := range p.Hosts {
 		add, change, remove = add+h.Add, change+h.Change, remove+h.Remove
+	}
+	for _, c := range p.Clouds {
+		add, change, remove = add+c.Add, change+c.Change, remove+c.Remove
 	}
 	return
 }
@@ -78,24 +115,26 @@ func (p *Plan) Counts() (add, change, remove int) {
 type ApplyRequest struct {
 	Plan        Plan
 	Jobs        []HostJob
+	Clouds      []CloudJob `json:",omitempty"`
 	AutoApprove bool
 	// ConfirmTimeout bounds how long a host keeps a change the workflow has not
 	// confirmed; 0 means onprem.DefaultConfirmTimeout.
 	ConfirmTimeout time.Duration
 }
 
-// ApplyResult says what an apply did, host by host.
+// ApplyResult says what an apply did, host by host and cloud target by cloud target.
 type ApplyResult struct {
 	Hosts    []HostApplied
-	Approved string // "auto", "signal", or "" when nothing needed approval
+	Clouds   []CloudApplied `json:",omitempty"`
+	Approved string         // "auto", "signal", or "" when nothing needed approval
 }
 
 // HostApplied is the outcome on one host.
 type HostApplied struct {
 	Target, Host string
-	Stats        onprem.ApplyStats // hosts
-	Changes      int               // cloud targets: the plan's changes carried out
-	Verified     bool              // observed again after the change: no difference left
+	Stats        onprem.ApplyStats
+	Changes      int  // only in histories from before CloudApplied
+	Verified     bool // observed again after the change: no difference left
 	// Remaining is the verifying plan, in the Store, when it was not empty: what
 	// is still different after the apply.
 	Remaining string `json:",omitempty"`

@@ -24,9 +24,10 @@ import (
 
 // planFile is what `plan -out` saves and `apply FILE` reads.
 type planFile struct {
-	Plan workflows.Plan
-	Jobs []workflows.HostJob
-	Dir  string
+	Plan   workflows.Plan
+	Jobs   []workflows.HostJob
+	Clouds []workflows.CloudJob `json:",omitempty"`
+	Dir    string
 }
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
@@ -121,7 +122,7 @@ func runPlanWorkflow(c client.Client, req workflows.PlanRequest) (*planFile, err
 	if err != nil {
 		return nil, err
 	}
-	pf.Jobs = pf.Plan.Jobs
+	pf.Jobs, pf.Clouds = pf.Plan.Jobs, pf.Plan.CloudJobs
 	return &pf, nil
 }
 
@@ -142,21 +143,27 @@ func absDir(dir string) (string, error) {
 
 func printPlan(w io.Writer, p workflows.Plan) {
 	store := contentStore()
-	for _, h := range p.Hosts {
-		fmt.Fprintf(w, "# %s\n", placeName(h.Target, h.Host))
-		text, err := store.Get(context.Background(), workflows.KindPlanText, h.TextHash)
+	section := func(name, textHash string, add, change, remove int) {
+		fmt.Fprintf(w, "# %s\n", name)
+		text, err := store.Get(context.Background(), workflows.KindPlanText, textHash)
 		if err != nil {
-			fmt.Fprintf(w, "  %d to add, %d to change, %d to remove (the full plan is not readable here: %v)\n", h.Add, h.Change, h.Remove, err)
+			fmt.Fprintf(w, "  %d to add, %d to change, %d to remove (the full plan is not readable here: %v)\n", add, change, remove, err)
 		} else {
 			w.Write(text)
 		}
-		printFindings(w, h.Findings)
+	}
+	for _, h := range p.Hosts {
+		section(placeName(h.Target, h.Host), h.TextHash, h.Add, h.Change, h.Remove)
+	}
+	for _, c := range p.Clouds {
+		section(c.Target, c.TextHash, c.Add, c.Change, c.Remove)
+		printFindings(w, c.Findings)
 	}
 	if len(p.Unplanned) > 0 {
 		fmt.Fprintf(w, "Not planned (this version has no provider for them yet): %s\n", strings.Join(p.Unplanned, ", "))
 	}
 	add, change, remove := p.Counts()
-	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove, on %s.\nPolicy bundle: %s\n", add, change, remove, countPlaces(p.Hosts), p.PolicyHash)
+	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove, on %s.\nPolicy bundle: %s\n", add, change, remove, countPlaces(p.Hosts, p.Clouds), p.PolicyHash)
 }
 
 // placeName names where a plan applies: a host as TARGET/HOST, a cloud target by
@@ -170,13 +177,11 @@ func placeName(target, host string) string {
 
 // countPlaces says how many hosts and cloud targets plans cover: "3 hosts and 1
 // cloud target".
-func countPlaces(plans []workflows.HostPlan) string {
-	hosts, clouds := 0, 0
-	for _, h := range plans {
-		if h.Host == "" {
-			clouds++
-		} else {
-			hosts++
+func countPlaces(hostPlans []workflows.HostPlan, cloudPlans []workflows.CloudPlan) string {
+	hosts, clouds := len(hostPlans), len(cloudPlans)
+	for _, h := range hostPlans {
+		if h.Host == "" { // a cloud target, in a plan recorded before CloudPlan
+			hosts, clouds = hosts-1, clouds+1
 		}
 	}
 	switch {
@@ -255,12 +260,19 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		// One apply workflow per target: its ID is the lock against concurrent applies.
 		byTarget := map[string][]workflows.HostJob{}
+		cloudJob := map[string][]workflows.CloudJob{}
 		var targets []string
 		for _, j := range pf.Jobs {
 			if _, ok := byTarget[j.Target]; !ok {
 				targets = append(targets, j.Target)
 			}
 			byTarget[j.Target] = append(byTarget[j.Target], j)
+		}
+		for _, j := range pf.Clouds {
+			if _, ok := cloudJob[j.Target]; !ok {
+				targets = append(targets, j.Target)
+			}
+			cloudJob[j.Target] = append(cloudJob[j.Target], j)
 		}
 		for _, t := range targets {
 			id := workflows.ApplyWorkflowID(t)
@@ -270,7 +282,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 				// Without it the SDK would hand back the running apply and wait for it.
 				WorkflowExecutionErrorWhenAlreadyStarted: true,
-			}, workflows.ApplyWorkflow, workflows.ApplyRequest{Plan: pf.Plan, Jobs: byTarget[t], AutoApprove: *auto, ConfirmTimeout: *confirm})
+			}, workflows.ApplyWorkflow, workflows.ApplyRequest{Plan: pf.Plan, Jobs: byTarget[t], Clouds: cloudJob[t], AutoApprove: *auto, ConfirmTimeout: *confirm})
 			if err != nil {
 				var started *serviceerror.WorkflowExecutionAlreadyStarted
 				if errors.As(err, &started) {
@@ -299,14 +311,17 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	var unverified []string
 	for _, res := range results {
 		for _, h := range res.Hosts {
-			if h.Host == "" {
-				fmt.Fprintf(stdout, "%s: %s, verified=%v\n", h.Target, plural(h.Changes, "change", "changes"), h.Verified)
-			} else {
-				fmt.Fprintf(stdout, "%s/%s: %s, confirmed, verified=%v\n", h.Target, h.Host, describeStats(h.Stats), h.Verified)
-			}
+			fmt.Fprintf(stdout, "%s/%s: %s, confirmed, verified=%v\n", h.Target, h.Host, describeStats(h.Stats), h.Verified)
 			if !h.Verified {
 				unverified = append(unverified, placeName(h.Target, h.Host))
 				printRemaining(stdout, h.Remaining)
+			}
+		}
+		for _, c := range res.Clouds {
+			fmt.Fprintf(stdout, "%s: %s, verified=%v\n", c.Target, plural(c.Changes, "change", "changes"), c.Verified)
+			if !c.Verified {
+				unverified = append(unverified, c.Target)
+				printRemaining(stdout, c.Remaining)
 			}
 		}
 	}
@@ -456,39 +471,52 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitError
 	}
-	var drifted []workflows.HostPlan
+	// Drifted hosts and cloud targets, each with its plan's text.
+	type driftedPlace struct {
+		name, textHash string
+		plan           any // the HostPlan or CloudPlan, for -json
+	}
+	var drifted []driftedPlace
 	type finding struct {
-		Target, Host string `json:",omitempty"`
-		Finding      string
+		Target, Finding string
 	}
 	findings := []finding{}
 	for _, h := range pf.Plan.Hosts {
 		if h.Add+h.Change+h.Remove > 0 {
-			drifted = append(drifted, h)
+			drifted = append(drifted, driftedPlace{placeName(h.Target, h.Host), h.TextHash, h})
 		}
-		for _, f := range h.Findings {
-			findings = append(findings, finding{h.Target, h.Host, f.String()})
+	}
+	for _, c := range pf.Plan.Clouds {
+		if c.Add+c.Change+c.Remove > 0 {
+			drifted = append(drifted, driftedPlace{c.Target, c.TextHash, c})
+		}
+		for _, f := range c.Findings {
+			findings = append(findings, finding{c.Target, f.String()})
 		}
 	}
 	if *asJSON {
+		plans := make([]any, len(drifted))
+		for i, d := range drifted {
+			plans[i] = d.plan
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"policy": pf.Plan.PolicyHash, "checked": len(pf.Plan.Hosts), "drifted": drifted, "findings": findings})
+		enc.Encode(map[string]any{"policy": pf.Plan.PolicyHash, "checked": len(pf.Plan.Hosts) + len(pf.Plan.Clouds), "drifted": plans, "findings": findings})
 	} else {
 		store := contentStore()
-		for _, h := range drifted {
-			fmt.Fprintf(stdout, "# %s drifted\n", placeName(h.Target, h.Host))
-			if text, err := store.Get(context.Background(), workflows.KindPlanText, h.TextHash); err == nil {
+		for _, d := range drifted {
+			fmt.Fprintf(stdout, "# %s drifted\n", d.name)
+			if text, err := store.Get(context.Background(), workflows.KindPlanText, d.textHash); err == nil {
 				stdout.Write(text)
 			}
 		}
 		if len(findings) > 0 {
 			fmt.Fprintln(stdout, "Findings (kept by design, not drift):")
 			for _, f := range findings {
-				fmt.Fprintf(stdout, "  %s: %s\n", placeName(f.Target, f.Host), f.Finding)
+				fmt.Fprintf(stdout, "  %s: %s\n", f.Target, f.Finding)
 			}
 		}
-		fmt.Fprintf(stdout, "Drift: %d of %s differ from the policy (bundle %.12s).\n", len(drifted), countPlaces(pf.Plan.Hosts), pf.Plan.PolicyHash)
+		fmt.Fprintf(stdout, "Drift: %d of %s differ from the policy (bundle %.12s).\n", len(drifted), countPlaces(pf.Plan.Hosts, pf.Plan.Clouds), pf.Plan.PolicyHash)
 	}
 	if *detailed && len(drifted) > 0 {
 		return exitFindings

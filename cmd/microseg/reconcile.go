@@ -147,9 +147,12 @@ func printReconcileState(w io.Writer, id string, s workflows.ReconcileState) {
 		if !e.Remediated.IsZero() {
 			remediated = fmt.Sprintf("remediated in %s", e.Remediated.Sub(e.When).Round(time.Millisecond))
 		}
-		fmt.Fprintf(w, "drift %s: %d changes on %s, %s\n", e.When.UTC().Format(time.RFC3339), e.Changes, countPlaces(e.Hosts), remediated)
+		fmt.Fprintf(w, "drift %s: %d changes on %s, %s\n", e.When.UTC().Format(time.RFC3339), e.Changes, countPlaces(e.Hosts, e.Clouds), remediated)
 		for _, h := range e.Hosts {
 			fmt.Fprintf(w, "  %s: %d to add, %d to change, %d to remove\n", placeName(h.Target, h.Host), h.Add, h.Change, h.Remove)
+		}
+		for _, c := range e.Clouds {
+			fmt.Fprintf(w, "  %s: %d to add, %d to change, %d to remove\n", c.Target, c.Add, c.Change, c.Remove)
 		}
 	}
 }
