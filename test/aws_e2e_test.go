@@ -64,22 +64,7 @@ allow "web-to-app" {
 		t.Fatal(err)
 	}
 	port := fmt.Sprint(30000 + os.Getpid()%10000)
-	e := engine{cli{t, buildMicroseg(t)}, []string{
-		"MICROSEG_STATE=" + t.TempDir(),
-		"MICROSEG_TEMPORAL_BIN=" + temporal,
-		"MICROSEG_TEMPORAL_PORT=" + port,
-		"TEMPORAL_ADDRESS=",
-		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=not-a-secret", "AWS_REGION=us-east-1",
-		"AWS_EC2_METADATA_DISABLED=true",
-	}, port}
-	_, serverOut, _ := e.background("server")
-	waitFor(t, "embedded server", time.Minute, func() bool {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, serverOut.String)
+	e := awsEngine(t, temporal, port)
 
 	out, code := e.run("plan", "-detailed-exitcode", dir)
 	if code != 2 || !strings.Contains(out, "# prod") || !strings.Contains(out, "+ segment web") || !strings.Contains(out, "+ rule web ingress from 0.0.0.0/0 tcp/443") {
@@ -152,6 +137,28 @@ allow "web-to-app" {
 	recordHistories(t, temporal, port, "PlanWorkflow:PlanWorkflow-aws", "ApplyWorkflow:ApplyWorkflow-aws", "ReconcileWorkflow:ReconcileWorkflow-aws")
 }
 
+// awsEngine starts the embedded server on port for a test of aws targets, with the
+// static credentials the emulator accepts, and returns the engine to run commands.
+func awsEngine(t *testing.T, temporal, port string) engine {
+	e := engine{cli{t, buildMicroseg(t)}, []string{
+		"MICROSEG_STATE=" + t.TempDir(),
+		"MICROSEG_TEMPORAL_BIN=" + temporal,
+		"MICROSEG_TEMPORAL_PORT=" + port,
+		"TEMPORAL_ADDRESS=",
+		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=not-a-secret", "AWS_REGION=us-east-1",
+		"AWS_EC2_METADATA_DISABLED=true",
+	}, port}
+	_, serverOut, _ := e.background("server")
+	waitFor(t, "embedded server", time.Minute, func() bool {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, serverOut.String)
+	return e
+}
+
 func sumCalls(calls map[string]int) int {
 	n := 0
 	for _, c := range calls {
@@ -209,23 +216,7 @@ allow "web-to-app" {
 	if err := os.WriteFile(filepath.Join(dir, "policy.hcl"), []byte(policy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := fmt.Sprint(12000 + os.Getpid()%8000) // apart from the other engine tests' ports
-	e := engine{cli{t, buildMicroseg(t)}, []string{
-		"MICROSEG_STATE=" + t.TempDir(),
-		"MICROSEG_TEMPORAL_BIN=" + temporal,
-		"MICROSEG_TEMPORAL_PORT=" + port,
-		"TEMPORAL_ADDRESS=",
-		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=not-a-secret", "AWS_REGION=us-east-1",
-		"AWS_EC2_METADATA_DISABLED=true",
-	}, port}
-	_, serverOut, _ := e.background("server")
-	waitFor(t, "embedded server", time.Minute, func() bool {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, serverOut.String)
+	e := awsEngine(t, temporal, fmt.Sprint(12000+os.Getpid()%8000)) // apart from the other engine tests' ports
 
 	out, code := e.run("apply", "-auto-approve", dir)
 	if code != 0 || !strings.Contains(out, "prod: ") || !strings.Contains(out, "verified=true") || !strings.Contains(out, "on 1 cloud target.") {

@@ -35,8 +35,8 @@ type PolicyRef struct {
 
 // HostJob is what one host must enforce, run by the host's agent: its target's
 // compiled state by hash in the Store (StateHash), from which the agent derives its
-// own share. PolicyHash is the host's policy, for jobs from before target states
-// were stored. (Jobs recorded before CloudJob existed carried cloud targets as
+// own share. PolicyHash is the host's own policy, which agents of the previous
+// version read (so that agents and workers can be upgraded one after the other). (Jobs recorded before CloudJob existed carried cloud targets as
 // HostJobs without a Host; they are run as cloud jobs.)
 type HostJob struct {
 	Target     string

@@ -54,22 +54,7 @@ func TestApplyIsMakeBeforeBreak(t *testing.T) {
 	}
 	apply(p, state)
 
-	// The next version: web is reached on 8443 instead of 443, and batch is gone.
-	next := strings.Replace(policy, `service "https" { ports = ["tcp/443"] }`, `service "https" { ports = ["tcp/8443"] }`, 1)
-	next = strings.Replace(next, `allow "batch-to-app" {
-  from     = [segment.batch]
-  to       = [segment.app]
-  services = [service.app]
-}`, "", 1)
-	next = strings.Replace(next, `segment "batch" {
-  target = target.aws.prod
-  members { tags = { role = "batch" } }
-  mode   = "audit"
-}`, `segment "api" {
-  target = target.aws.prod
-  members { tags = { tier = "web" } }
-}`, 1)
-	_, nextState := compile(t, next)
+	nextState := nextState(t)
 
 	rec := &callRecorder{base: ec2emu.HTTPClient().Transport}
 	client := ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: setup.Options().BaseEndpoint,
