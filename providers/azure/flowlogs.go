@@ -230,6 +230,9 @@ func (d *flowDecoder) documents(ctx context.Context, r io.Reader) error {
 		d.raw.Discard(3) // a UTF-8 byte order mark, as Windows tools write
 	}
 	dec := json.NewDecoder(in)
+	// Numbers stay text: Token would otherwise turn a stray top-level number into a
+	// float64 and fail, not as a syntax error, on one out of its range.
+	dec.UseNumber()
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
