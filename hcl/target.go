@@ -3,6 +3,7 @@ package hclload
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -31,6 +32,7 @@ var targetSchemas = map[model.TargetKind]*hcl.BodySchema{
 			{Name: "location", Required: true},
 			{Name: "subnet_ids"},
 			{Name: "endpoint"},
+			{Name: "exclusive_membership"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "flow_logs"}},
 	},
@@ -99,9 +101,20 @@ func (l *loader) decodeTarget(block *hcl.Block) {
 		l.stringAttrs(content, map[string]*string{"subscription_id": &t.Azure.SubscriptionID, "resource_group": &t.Azure.ResourceGroup, "location": &t.Azure.Location, "endpoint": &t.Azure.Endpoint})
 		if attr, ok := content.Attributes["subnet_ids"]; ok {
 			items, _ := l.stringList(attr)
+			seen := map[string]bool{}
 			for _, item := range items {
+				switch {
+				case !isSubnetID(item.value):
+					l.errorf(item.rng.Ptr(), "Invalid subnet ID", "%q is not the ARM ID of a subnet: /subscriptions/SUBSCRIPTION/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/VNET/subnets/NAME (az network vnet subnet show --query id prints it).", item.value)
+				case seen[strings.ToLower(item.value)]:
+					l.errorf(item.rng.Ptr(), "Duplicate subnet", "Subnet %q is listed twice.", item.value)
+				}
+				seen[strings.ToLower(item.value)] = true
 				t.Azure.SubnetIDs = append(t.Azure.SubnetIDs, item.value)
 			}
+		}
+		if attr, ok := content.Attributes["exclusive_membership"]; ok {
+			t.Azure.ExclusiveMembership, _ = l.boolValue(attr)
 		}
 	case model.KindGCP:
 		t.GCP = &model.GCPTarget{}
@@ -117,6 +130,26 @@ func (l *loader) decodeTarget(block *hcl.Block) {
 		t.FlowLogs = l.decodeFlowLogs(kind, fl)
 	}
 	l.loaded.Policy.Targets[t.Name] = t
+}
+
+// isSubnetID reports whether id has the shape of a subnet's ARM ID (whose parts
+// compare without case, as ARM compares them).
+func isSubnetID(id string) bool {
+	parts := strings.Split(id, "/")
+	if len(parts) != 11 || parts[0] != "" {
+		return false
+	}
+	for i, want := range map[int]string{1: "subscriptions", 3: "resourceGroups", 5: "providers", 6: "Microsoft.Network", 7: "virtualNetworks", 9: "subnets"} {
+		if !strings.EqualFold(parts[i], want) {
+			return false
+		}
+	}
+	for _, i := range []int{2, 4, 8, 10} {
+		if parts[i] == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *loader) decodeFlowLogs(kind model.TargetKind, block *hcl.Block) *model.FlowLogs {

@@ -91,7 +91,10 @@ type AzureTarget struct {
 	ResourceGroup  string
 	Location       string
 	SubnetIDs      []string
-	Endpoint       string
+	Endpoint       string // optional: the ARM endpoint of a sovereign cloud, Azure Stack or an emulator
+	// ExclusiveMembership takes ASGs microseg does not manage off members' ip
+	// configurations on apply.
+	ExclusiveMembership bool
 }
 
 // GCPTarget is the configuration of a GCP VPC network target.

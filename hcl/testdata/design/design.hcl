@@ -8,7 +8,7 @@ target "azure" "prod-weu" {
   subscription_id = "00000000-0000-0000-0000-000000000000"
   resource_group  = "rg-prod"
   location        = "westeurope"
-  subnet_ids      = ["/subscriptions/.../subnets/app"]       # where the target's NSG is attached
+  subnet_ids      = ["/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-prod/providers/Microsoft.Network/virtualNetworks/vnet-prod/subnets/app"] # where the target's NSG is attached
   flow_logs { storage_account = "acmeflow" }
 }
 target "gcp" "prod" {
