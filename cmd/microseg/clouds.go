@@ -4,9 +4,16 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -26,7 +33,7 @@ import (
 
 // cloudProviders are the providers this version has, with the clouds' SDK clients
 // wired in.
-var cloudProviders = providers.Registry{model.KindAWS: awsProvider}
+var cloudProviders = providers.Registry{model.KindAWS: awsProvider, model.KindAzure: azureProvider}
 
 // awsProvider builds the provider of an aws target. Credentials come from the SDK's
 // default chain (environment, shared config and profile, SSO, IMDS), optionally
@@ -54,6 +61,62 @@ func awsProvider(ctx context.Context, t *model.Target, policy string) (providers
 		q.GroupsPerENI = t.AWS.GroupsPerENI
 	}
 	return awsprovider.New(client, t, policy, q)
+}
+
+// azureProvider builds the provider of an azure target. Credentials come from
+// azidentity's DefaultAzureCredential (environment, workload identity, managed
+// identity, Azure CLI); nothing secret is logged. The target's endpoint points ARM
+// at a sovereign cloud, Azure Stack or an emulator (AZURE_AUTHORITY_HOST then names
+// its Entra ID, unless it is one of the clouds azcore knows).
+func azureProvider(ctx context.Context, t *model.Target, policy string) (providers.Provider, error) {
+	cfg, known := azureCloud(t.Azure.Endpoint)
+	cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Cloud: cfg},
+		// Entra ID's instance discovery asks Microsoft's public authority about the
+		// authority host: for a cloud of its own (Azure Stack, a private cloud, an
+		// emulator) Microsoft documents turning it off.
+		DisableInstanceDiscovery: !known,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("azure credentials: %w", err)
+	}
+	opts := &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Cloud: cfg,
+		// Throttling (429, honouring Retry-After) and 5xx by azcore, bounded;
+		// 409 AnotherOperationInProgress by the provider's policy.
+		Retry:           azpolicy.RetryOptions{MaxRetries: 10},
+		PerCallPolicies: []azpolicy.Policy{azure.ConflictRetry(8, time.Second)},
+	}}
+	vms, err := armcompute.NewVirtualMachinesClient(t.Azure.SubscriptionID, cred, opts)
+	if err != nil {
+		return nil, fmt.Errorf("azure compute client: %w", err)
+	}
+	clients, err := azure.NewClients(t.Azure.SubscriptionID, cred, opts, azure.ComputeVMs{Client: vms})
+	if err != nil {
+		return nil, err
+	}
+	return azure.New(clients, t, policy, azure.DefaultLimits)
+}
+
+// azureCloud is the cloud an ARM endpoint belongs to: Azure's public cloud when
+// it is empty, one of the sovereign clouds azcore knows (known), or else a cloud of
+// its own whose token audience is the endpoint.
+func azureCloud(endpoint string) (cfg cloud.Configuration, known bool) {
+	if endpoint == "" {
+		return cloud.AzurePublic, true
+	}
+	for _, c := range []cloud.Configuration{cloud.AzurePublic, cloud.AzureChina, cloud.AzureGovernment} {
+		if strings.TrimSuffix(c.Services[cloud.ResourceManager].Endpoint, "/") == strings.TrimSuffix(endpoint, "/") {
+			return c, true
+		}
+	}
+	authority := cloud.AzurePublic.ActiveDirectoryAuthorityHost
+	if h := os.Getenv("AZURE_AUTHORITY_HOST"); h != "" {
+		authority = h
+	}
+	return cloud.Configuration{ActiveDirectoryAuthorityHost: authority, Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+		cloud.ResourceManager: {Endpoint: endpoint, Audience: endpoint},
+	}}, false
 }
 
 // cloudFlowSources opens a cloud target's flow logs, as its flow_logs block says,

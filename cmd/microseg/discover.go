@@ -13,7 +13,6 @@ import (
 
 	"github.com/microseg/microseg/discover"
 	"github.com/microseg/microseg/model"
-	awsprovider "github.com/microseg/microseg/providers/aws"
 )
 
 func runDiscover(args []string, stdout, stderr io.Writer) int {
@@ -24,7 +23,7 @@ func runDiscover(args []string, stdout, stderr io.Writer) int {
 	target := fs.String("target", "", "the target the proposed segments belong to (default: the records' own)")
 	prefix := fs.Int("prefix", discover.DefaultIPv4Prefix, "group IPv4 addresses by subnets of this size first")
 	minFlows := fs.Uint64("min-flows", 0, "ignore dependencies seen in fewer flows (noise)")
-	labelsFrom := fs.String("labels-from", "", "group addresses by the tags of this aws target's running instances, read from EC2 (needs DIR; -target defaults to it)")
+	labelsFrom := fs.String("labels-from", "", "group addresses by the tags of this target's workloads: an aws target's running instances (EC2), an azure target's NICs and their VMs (ARM) (needs DIR; -target defaults to it)")
 	labelKeys := fs.String("label-keys", strings.Join(discover.DefaultLabelKeys, ","), "the tag keys that group addresses, comma-separated, in the order they make a segment's name (with -labels-from)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: microseg discover -flows FILE_OR_DIR -format FORMAT [-since 14d] [-target NAME]
@@ -190,10 +189,15 @@ func inventoryTarget(p *model.Policy, ref string) (*model.Target, error) {
 	if qualified && kind != string(t.Kind) {
 		return nil, fmt.Errorf("target %q: the policy declares it as target.%s.%s", ref, t.Kind, t.Name)
 	}
-	if t.Kind != model.KindAWS {
-		return nil, fmt.Errorf("target %s is a %s target: only aws targets have an inventory in this version", t.Name, t.Kind)
+	if t.Kind != model.KindAWS && t.Kind != model.KindAzure {
+		return nil, fmt.Errorf("target %s is a %s target: only aws and azure targets have an inventory in this version", t.Name, t.Kind)
 	}
 	return t, nil
+}
+
+// inventoried is a provider that knows the tags behind its target's addresses.
+type inventoried interface {
+	Inventory(ctx context.Context) (map[netip.Addr]map[string]string, error)
 }
 
 // inventory reads the tags of an aws target's running instances by address, with
@@ -203,9 +207,9 @@ func inventory(ctx context.Context, t *model.Target, policy string) (map[netip.A
 	if err != nil {
 		return nil, err
 	}
-	p, ok := prov.(*awsprovider.Provider)
+	p, ok := prov.(inventoried)
 	if !ok {
-		return nil, fmt.Errorf("only aws targets have an inventory in this version, and target %s is a %s target", t.Name, t.Kind)
+		return nil, fmt.Errorf("only aws and azure targets have an inventory in this version, and target %s is a %s target", t.Name, t.Kind)
 	}
 	return p.Inventory(ctx)
 }

@@ -55,7 +55,9 @@ var azurite struct {
 }
 
 func TestMain(m *testing.M) {
+	cleanup := trustEmulator()
 	code := m.Run()
+	cleanup()
 	if azurite.stop != nil {
 		azurite.stop()
 	}
