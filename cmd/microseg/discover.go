@@ -116,10 +116,14 @@ flags:`)
 				grouped++
 			}
 		}
-		fmt.Fprintf(stderr, "discover: inventory of target %s: %d addresses of running instances, %d of them with a grouping tag (%s)\n",
-			t.Name, len(opts.Labels), grouped, strings.Join(keys, ", "))
+		workloads := "running instances"
+		if t.Kind == model.KindAzure {
+			workloads = "network interfaces"
+		}
+		fmt.Fprintf(stderr, "discover: inventory of target %s: %d addresses of %s, %d of them with a grouping tag (%s)\n",
+			t.Name, len(opts.Labels), workloads, grouped, strings.Join(keys, ", "))
 		if grouped == 0 && len(opts.Labels) > 0 {
-			fmt.Fprintln(stderr, "discover: no instance carries a grouping tag; every address groups by subnet (choose the tag keys with -label-keys)")
+			fmt.Fprintln(stderr, "discover: no workload carries a grouping tag; every address groups by subnet (choose the tag keys with -label-keys)")
 		}
 	}
 	var from time.Time
