@@ -1,7 +1,11 @@
 package azure
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,5 +87,36 @@ func TestRuleNames(t *testing.T) {
 	}
 	if _, err := specFromRule(&model.Rule{Segment: "x", Port: model.ServicePort{Protocol: model.ProtocolSCTP}}); err == nil || !strings.Contains(err.Error(), `segment "x"`) {
 		t.Errorf("sctp: %v", err)
+	}
+}
+
+// TestReadsNSGAsDocumented reads an NSG in the shape Azure's REST reference
+// documents a GET of one (rules inline with read-only fields, empty plural
+// fields beside singular ones, the six default rules apart, IDs in other case):
+// the default rules are never rules of microseg's, a rule made by hand keys as
+// such, and microseg's rule keys as the policy keys it.
+func TestReadsNSGAsDocumented(t *testing.T) {
+	raw, err := os.ReadFile("testdata/nsg-as-documented.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nsg armnetwork.SecurityGroup
+	if err := json.Unmarshal(raw, &nsg); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := New(&Clients{}, &model.Target{Kind: model.KindAzure, Name: "prod", Azure: &model.AzureTarget{SubscriptionID: "subid", ResourceGroup: "rg1"}}, "t", DefaultLimits)
+	segmentOf := (&observed{asgs: map[string]string{"web": p.asgID("web")}}).segmentOfASG()
+	var got []string
+	for _, sr := range nsg.Properties.SecurityRules {
+		for _, s := range specsFromRule(sr, segmentOf) {
+			got = append(got, fmt.Sprintf("%s @%d %v", s.key(), s.priority, s.class))
+		}
+	}
+	want := []string{"[any] ingress from any any/80 @130 0", "web ingress from 0.0.0.0/0 tcp/443 @100 0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("read %q, want %q", got, want)
+	}
+	if len(nsg.Properties.DefaultSecurityRules) != 6 {
+		t.Errorf("%d default rules", len(nsg.Properties.DefaultSecurityRules))
 	}
 }
