@@ -196,7 +196,15 @@ func webHTTPS(r armemu.Rule) bool {
 	return r.Direction == "Inbound" && slices.Equal(r.SourcePrefixes, []string{"0.0.0.0/0"}) && slices.Equal(r.DestinationPorts, []string{"443"})
 }
 
+// TestConformance runs the shared suite with and without exclusive_membership
+// (without it, a foreign ASG on a member is a finding, no drift).
 func TestConformance(t *testing.T) {
+	for _, exclusive := range []bool{true, false} {
+		t.Run(fmt.Sprintf("exclusive_membership=%v", exclusive), func(t *testing.T) { conformanceRun(t, exclusive) })
+	}
+}
+
+func conformanceRun(t *testing.T, exclusive bool) {
 	srv, subnet, clients, f := emulated(t, armemu.Options{Seed: 1})
 	emu := srv.Emulator
 	emu.AddVM(rg, "vm-web-1", map[string]string{"tier": "web"})
@@ -205,8 +213,8 @@ func TestConformance(t *testing.T) {
 	emu.AddNIC(rg, "nic-app-1", armemu.NICSpec{Tags: map[string]string{"tier": "app"}, Subnet: subnet, Addresses: []string{"10.0.2.10"}})
 	emu.AddNIC(rg, "nic-batch-1", armemu.NICSpec{Tags: map[string]string{"role": "batch"}, Subnet: subnet, Addresses: []string{"10.0.3.10"}})
 	emu.AddNIC(rg, "nic-legacy", armemu.NICSpec{Tags: map[string]string{"tier": "legacy"}, Subnet: subnet, Addresses: []string{"10.0.9.10"}})
-	target, state := compile(t, subnet, true, batchToApp)
-	_, next := compile(t, subnet, true, internetToApp)
+	target, state := compile(t, subnet, exclusive, batchToApp)
+	_, next := compile(t, subnet, exclusive, internetToApp)
 	p, err := New(clients, target, "test", DefaultLimits)
 	must(t, err)
 	ctx := context.Background()
@@ -234,53 +242,56 @@ func TestConformance(t *testing.T) {
 		must(t, err)
 	}
 	var legacyASG string
+	drifts := map[string]func(t *testing.T) string{
+		"rule removed by hand": func(t *testing.T) string {
+			poller, err := rules.BeginDelete(ctx, rg, "microseg-prod", ruleNamed(t, emu, webHTTPS).Name, nil)
+			must(t, err)
+			_, err = poller.PollUntilDone(ctx, &runtimePoll)
+			must(t, err)
+			return "+ rule web ingress from 0.0.0.0/0 tcp/443"
+		},
+		"rule added by hand": func(t *testing.T) string {
+			putRule(t, "allow-ssh", &armnetwork.SecurityRulePropertiesFormat{
+				Direction: to.Ptr(armnetwork.SecurityRuleDirectionInbound), Access: to.Ptr(armnetwork.SecurityRuleAccessAllow),
+				Protocol: to.Ptr(armnetwork.SecurityRuleProtocolTCP), Priority: to.Ptr[int32](110), SourceAddressPrefix: to.Ptr("*"),
+				SourcePortRange: to.Ptr("*"), DestinationPortRange: to.Ptr("22"),
+				DestinationApplicationSecurityGroups: []*armnetwork.ApplicationSecurityGroup{{ID: to.Ptr(p.asgID("web"))}},
+			})
+			return "- rule web ingress from any tcp/22"
+		},
+		"priority moved under the denies": func(t *testing.T) string {
+			r := ruleNamed(t, emu, webHTTPS)
+			got, err := rules.Get(ctx, rg, "microseg-prod", r.Name, nil)
+			must(t, err)
+			got.Properties.Priority = to.Ptr[int32](4000)
+			putRule(t, r.Name, got.Properties)
+			return `~ rule web ingress from 0.0.0.0/0 tcp/443  priority: "4000" ->`
+		},
+		"deny removed by hand": func(t *testing.T) string {
+			r := ruleNamed(t, emu, func(r armemu.Rule) bool {
+				return r.Access == "Deny" && r.Direction == "Outbound" && len(r.SourceASGs) == 1 && strings.HasSuffix(r.SourceASGs[0], "/microseg-app")
+			})
+			poller, err := rules.BeginDelete(ctx, rg, "microseg-prod", r.Name, nil)
+			must(t, err)
+			_, err = poller.PollUntilDone(ctx, &runtimePoll)
+			must(t, err)
+			return "+ rule app egress deny all"
+		},
+		"NIC taken out of its ASG": func(t *testing.T) string {
+			setNICGroups(t, "nic-web-1")
+			return "+ member web nic-web-1/ipconfig1"
+		},
+	}
+	if exclusive {
+		drifts["foreign ASG on a member"] = func(t *testing.T) string {
+			setNICGroups(t, "nic-app-1", p.asgID("app"), legacyASG)
+			return "- member nic-app-1/ipconfig1 foreign legacy-asg"
+		}
+	}
 	conformance.Run(t, conformance.Harness{
 		Provider: p,
 		State:    state,
-		Drifts: map[string]func(t *testing.T) string{
-			"rule removed by hand": func(t *testing.T) string {
-				poller, err := rules.BeginDelete(ctx, rg, "microseg-prod", ruleNamed(t, emu, webHTTPS).Name, nil)
-				must(t, err)
-				_, err = poller.PollUntilDone(ctx, &runtimePoll)
-				must(t, err)
-				return "+ rule web ingress from 0.0.0.0/0 tcp/443"
-			},
-			"rule added by hand": func(t *testing.T) string {
-				putRule(t, "allow-ssh", &armnetwork.SecurityRulePropertiesFormat{
-					Direction: to.Ptr(armnetwork.SecurityRuleDirectionInbound), Access: to.Ptr(armnetwork.SecurityRuleAccessAllow),
-					Protocol: to.Ptr(armnetwork.SecurityRuleProtocolTCP), Priority: to.Ptr[int32](90 + 20), SourceAddressPrefix: to.Ptr("*"),
-					SourcePortRange: to.Ptr("*"), DestinationPortRange: to.Ptr("22"),
-					DestinationApplicationSecurityGroups: []*armnetwork.ApplicationSecurityGroup{{ID: to.Ptr(p.asgID("web"))}},
-				})
-				return "- rule web ingress from any tcp/22"
-			},
-			"priority moved under the denies": func(t *testing.T) string {
-				r := ruleNamed(t, emu, webHTTPS)
-				got, err := rules.Get(ctx, rg, "microseg-prod", r.Name, nil)
-				must(t, err)
-				got.Properties.Priority = to.Ptr[int32](4000)
-				putRule(t, r.Name, got.Properties)
-				return `~ rule web ingress from 0.0.0.0/0 tcp/443  priority: "4000" ->`
-			},
-			"deny removed by hand": func(t *testing.T) string {
-				r := ruleNamed(t, emu, func(r armemu.Rule) bool {
-					return r.Access == "Deny" && r.Direction == "Outbound" && len(r.SourceASGs) == 1 && strings.HasSuffix(r.SourceASGs[0], "/microseg-app")
-				})
-				poller, err := rules.BeginDelete(ctx, rg, "microseg-prod", r.Name, nil)
-				must(t, err)
-				_, err = poller.PollUntilDone(ctx, &runtimePoll)
-				must(t, err)
-				return "+ rule app egress deny all"
-			},
-			"NIC taken out of its ASG": func(t *testing.T) string {
-				setNICGroups(t, "nic-web-1")
-				return "+ member web nic-web-1/ipconfig1"
-			},
-			"foreign ASG on a member": func(t *testing.T) string {
-				setNICGroups(t, "nic-app-1", p.asgID("app"), legacyASG)
-				return "- member nic-app-1/ipconfig1 foreign legacy-asg"
-			},
-		},
+		Drifts:   drifts,
 		Unmanaged: func(t *testing.T) {
 			poller, err := asgs.BeginCreateOrUpdate(ctx, rg, "legacy-asg", armnetwork.ApplicationSecurityGroup{Location: to.Ptr(location)}, nil)
 			must(t, err)
