@@ -41,6 +41,9 @@ var targetSchemas = map[model.TargetKind]*hcl.BodySchema{
 			{Name: "project", Required: true},
 			{Name: "network", Required: true},
 			{Name: "endpoint"},
+			{Name: "ranges_per_rule"},
+			{Name: "tags_per_rule"},
+			{Name: "ports_per_rule"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "flow_logs"}},
 	},
@@ -119,6 +122,11 @@ func (l *loader) decodeTarget(block *hcl.Block) {
 	case model.KindGCP:
 		t.GCP = &model.GCPTarget{}
 		l.stringAttrs(content, map[string]*string{"project": &t.GCP.Project, "network": &t.GCP.Network, "endpoint": &t.GCP.Endpoint})
+		for name, dest := range map[string]*int{"ranges_per_rule": &t.GCP.RangesPerRule, "tags_per_rule": &t.GCP.TagsPerRule, "ports_per_rule": &t.GCP.PortsPerRule} {
+			if attr, ok := content.Attributes[name]; ok {
+				*dest, _ = l.numberValue(attr, 1, 100000)
+			}
+		}
 	case model.KindHosts:
 		t.Hosts = l.decodeHosts(content)
 	}

@@ -76,6 +76,10 @@ type SegmentState struct {
 	Name    string
 	Mode    Mode
 	Members Members
+	// CIDRs is how the segment is addressed by prefix: by peers in other targets,
+	// and in its own target by a provider that cannot name it otherwise (GCP's
+	// egress rules name destination ranges only).
+	CIDRs []netip.Prefix
 }
 
 // DesiredState is everything one target must enforce.
@@ -214,7 +218,7 @@ func newCompiler(p *Policy) *compiler {
 		c.segIndex[name] = int32(len(c.segments))
 		c.segments = append(c.segments, seg)
 		c.segTarget = append(c.segTarget, c.targetIdx[seg.Target])
-		st.Segments = append(st.Segments, SegmentState{Name: name, Mode: seg.Mode, Members: seg.Members})
+		st.Segments = append(st.Segments, SegmentState{Name: name, Mode: seg.Mode, Members: seg.Members, CIDRs: seg.CIDRs})
 	}
 	c.segPeers = make([][]int32, len(c.segments)*len(c.targets))
 	portIndex := map[ServicePort]int32{}

@@ -101,7 +101,9 @@ type AzureTarget struct {
 type GCPTarget struct {
 	Project  string
 	Network  string
-	Endpoint string
+	Endpoint string // optional: a Compute Engine API endpoint (a private one, an emulator)
+	// Per-rule limits overrides; 0 means GCP's documented limit.
+	RangesPerRule, TagsPerRule, PortsPerRule int
 }
 
 // HostsTarget is a set of Linux hosts enforced with nftables.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"google.golang.org/api/option"
 
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/providers"
@@ -33,7 +35,7 @@ import (
 
 // cloudProviders are the providers this version has, with the clouds' SDK clients
 // wired in.
-var cloudProviders = providers.Registry{model.KindAWS: awsProvider, model.KindAzure: azureProvider}
+var cloudProviders = providers.Registry{model.KindAWS: awsProvider, model.KindAzure: azureProvider, model.KindGCP: gcpProvider}
 
 // awsProvider builds the provider of an aws target. Credentials come from the SDK's
 // default chain (environment, shared config and profile, SSO, IMDS), optionally
@@ -117,6 +119,36 @@ func azureCloud(endpoint string) (cfg cloud.Configuration, known bool) {
 	return cloud.Configuration{ActiveDirectoryAuthorityHost: authority, Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
 		cloud.ResourceManager: {Endpoint: endpoint, Audience: endpoint},
 	}}, false
+}
+
+// gcpProvider builds the provider of a gcp target. Credentials come from
+// Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's,
+// the metadata server); the target's endpoint points the Compute Engine clients
+// elsewhere (a private endpoint, an emulator).
+func gcpProvider(ctx context.Context, t *model.Target, policy string) (providers.Provider, error) {
+	var opts []option.ClientOption
+	if t.GCP.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(t.GCP.Endpoint))
+	}
+	fw, err := compute.NewFirewallsRESTClient(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("compute engine client: %w", err)
+	}
+	inst, err := compute.NewInstancesRESTClient(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("compute engine client: %w", err)
+	}
+	proj, err := compute.NewProjectsRESTClient(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("compute engine client: %w", err)
+	}
+	l := gcp.DefaultLimits
+	for _, o := range []struct{ set, dest *int }{{&t.GCP.RangesPerRule, &l.RangesPerRule}, {&t.GCP.TagsPerRule, &l.TagsPerRule}, {&t.GCP.PortsPerRule, &l.PortsPerRule}} {
+		if *o.set > 0 {
+			*o.dest = *o.set
+		}
+	}
+	return gcp.New(&gcp.Clients{Firewalls: fw, Instances: inst, Projects: proj}, t, policy, l, time.Second)
 }
 
 // cloudFlowSources opens a cloud target's flow logs, as its flow_logs block says,

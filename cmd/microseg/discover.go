@@ -23,7 +23,7 @@ func runDiscover(args []string, stdout, stderr io.Writer) int {
 	target := fs.String("target", "", "the target the proposed segments belong to (default: the records' own)")
 	prefix := fs.Int("prefix", discover.DefaultIPv4Prefix, "group IPv4 addresses by subnets of this size first")
 	minFlows := fs.Uint64("min-flows", 0, "ignore dependencies seen in fewer flows (noise)")
-	labelsFrom := fs.String("labels-from", "", "group addresses by the tags of this target's workloads: an aws target's running instances (EC2), an azure target's NICs and their VMs (ARM) (needs DIR; -target defaults to it)")
+	labelsFrom := fs.String("labels-from", "", "group addresses by the tags of this target's workloads: an aws target's running instances (EC2), an azure target's NICs and their VMs (ARM), a gcp target's instances' labels (needs DIR; -target defaults to it)")
 	labelKeys := fs.String("label-keys", strings.Join(discover.DefaultLabelKeys, ","), "the tag keys that group addresses, comma-separated, in the order they make a segment's name (with -labels-from)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: microseg discover -flows FILE_OR_DIR -format FORMAT [-since 14d] [-target NAME]
@@ -116,10 +116,7 @@ flags:`)
 				grouped++
 			}
 		}
-		workloads := "running instances"
-		if t.Kind == model.KindAzure {
-			workloads = "network interfaces"
-		}
+		workloads := map[model.TargetKind]string{model.KindAWS: "running instances", model.KindAzure: "network interfaces", model.KindGCP: "instances"}[t.Kind]
 		fmt.Fprintf(stderr, "discover: inventory of target %s: %d addresses of %s, %d of them with a grouping tag (%s)\n",
 			t.Name, len(opts.Labels), workloads, grouped, strings.Join(keys, ", "))
 		if grouped == 0 && len(opts.Labels) > 0 {
@@ -193,8 +190,8 @@ func inventoryTarget(p *model.Policy, ref string) (*model.Target, error) {
 	if qualified && kind != string(t.Kind) {
 		return nil, fmt.Errorf("target %q: the policy declares it as target.%s.%s", ref, t.Kind, t.Name)
 	}
-	if t.Kind != model.KindAWS && t.Kind != model.KindAzure {
-		return nil, fmt.Errorf("target %s is a %s target: only aws and azure targets have an inventory in this version", t.Name, t.Kind)
+	if t.Kind == model.KindHosts {
+		return nil, fmt.Errorf("target %s is a %s target: only cloud targets have an inventory", t.Name, t.Kind)
 	}
 	return t, nil
 }
@@ -213,7 +210,7 @@ func inventory(ctx context.Context, t *model.Target, policy string) (map[netip.A
 	}
 	p, ok := prov.(inventoried)
 	if !ok {
-		return nil, fmt.Errorf("only aws and azure targets have an inventory in this version, and target %s is a %s target", t.Name, t.Kind)
+		return nil, fmt.Errorf("only cloud targets have an inventory, and target %s is a %s target", t.Name, t.Kind)
 	}
 	return p.Inventory(ctx)
 }
