@@ -162,15 +162,22 @@ allow "web-to-app" {
 // the service principal the emulator accepts in the environment, and returns the
 // engine to run commands.
 func azureEngine(t *testing.T, temporal, port string, srv *armemu.Server) engine {
-	env := []string{
+	var env []string
+	for k, v := range srv.Environ() {
+		env = append(env, k+"="+v)
+	}
+	return cloudEngine(t, temporal, port, env...)
+}
+
+// cloudEngine starts the embedded server on port, with state of its own and the
+// cloud's credential settings in env, and returns the engine to run commands.
+func cloudEngine(t *testing.T, temporal, port string, env ...string) engine {
+	env = append([]string{
 		"MICROSEG_STATE=" + t.TempDir(),
 		"MICROSEG_TEMPORAL_BIN=" + temporal,
 		"MICROSEG_TEMPORAL_PORT=" + port,
 		"TEMPORAL_ADDRESS=",
-	}
-	for k, v := range srv.Environ() {
-		env = append(env, k+"="+v)
-	}
+	}, env...)
 	e := engine{cli{t, buildMicroseg(t)}, env, port}
 	_, serverOut, _ := e.background("server")
 	waitFor(t, "embedded server", time.Minute, func() bool {

@@ -164,7 +164,7 @@ func TestDiscoverAWSLabels(t *testing.T) {
 	}{
 		{[]string{"-labels-from", "prod"}, "needs the policy directory"},
 		{[]string{"-labels-from", "prdo", dir}, `target "prdo" is not declared in the policy; did you mean "prod"?`},
-		{[]string{"-labels-from", "dc1", dir}, "target dc1 is a hosts target: only aws and azure targets have an inventory in this version"},
+		{[]string{"-labels-from", "dc1", dir}, "target dc1 is a hosts target: only cloud targets have an inventory"},
 		{[]string{"-labels-from", "gcp.prod", dir}, "the policy declares it as target.aws.prod"},
 		{[]string{"-label-keys", "app", "-target", "prod", dir}, "-label-keys needs -labels-from"},
 		{[]string{"-labels-from", "prod", "-label-keys", "app,,tier", dir}, "an empty key"},
