@@ -139,21 +139,30 @@ allow "web-to-app" {
 		}
 		return n
 	}
-	if denies() != 4 {
-		t.Fatalf("%d deny rules before break-glass, want 4 (in and out for web and app)", denies())
+	// Four: in and out for web and app.
+	breakGlassRoundTrip(t, e, "weu", dir, denies, 4, workerOut.String)
+}
+
+// breakGlassRoundTrip turns break-glass on for target, waits until denies (the
+// target's deny rules) is 0, turns it off, waits until it is want again, and checks
+// that the target has no drift and its reconcile loop stops.
+func breakGlassRoundTrip(t *testing.T, e engine, target, dir string, denies func() int, want int, worker func() string) {
+	t.Helper()
+	if n := denies(); n != want {
+		t.Fatalf("%d deny rules before break-glass, want %d", n, want)
 	}
-	if out, code := e.run("breakglass", "on", "-target", "weu", "-reason", "INC-9 outage", dir); code != 0 {
+	if out, code := e.run("breakglass", "on", "-target", target, "-reason", "INC-9 outage", dir); code != 0 {
 		t.Fatalf("breakglass on = %d:\n%s", code, out)
 	}
-	waitFor(t, "break-glass takes the deny rules out", time.Minute, func() bool { return denies() == 0 }, workerOut.String)
-	if out, code := e.run("breakglass", "off", "-target", "weu", "-reason", "INC-9 resolved", dir); code != 0 {
+	waitFor(t, "break-glass takes the deny rules out", time.Minute, func() bool { return denies() == 0 }, worker)
+	if out, code := e.run("breakglass", "off", "-target", target, "-reason", "INC-9 resolved", dir); code != 0 {
 		t.Fatalf("breakglass off = %d:\n%s", code, out)
 	}
-	waitFor(t, "break-glass off puts them back", time.Minute, func() bool { return denies() == 4 }, workerOut.String)
+	waitFor(t, "break-glass off puts them back", time.Minute, func() bool { return denies() == want }, worker)
 	if out, code := e.run("drift", "-detailed-exitcode", dir); code != 0 {
 		t.Fatalf("drift after break-glass off = %d:\n%s", code, out)
 	}
-	if out, code := e.run("reconcile", "stop", "-target", "weu", dir); code != 0 {
+	if out, code := e.run("reconcile", "stop", "-target", target, dir); code != 0 {
 		t.Fatalf("reconcile stop = %d:\n%s", code, out)
 	}
 }

@@ -140,21 +140,6 @@ allow "web-to-app" {
 		}
 		return n
 	}
-	if denies() != 8 {
-		t.Fatalf("%d deny rules before break-glass, want 8 (in and out, IPv4 and IPv6, for web and app)", denies())
-	}
-	if out, code := e.run("breakglass", "on", "-target", "prod", "-reason", "INC-11 outage", dir); code != 0 {
-		t.Fatalf("breakglass on = %d:\n%s", code, out)
-	}
-	waitFor(t, "break-glass takes the deny rules out", time.Minute, func() bool { return denies() == 0 }, workerOut.String)
-	if out, code := e.run("breakglass", "off", "-target", "prod", "-reason", "INC-11 resolved", dir); code != 0 {
-		t.Fatalf("breakglass off = %d:\n%s", code, out)
-	}
-	waitFor(t, "break-glass off puts them back", time.Minute, func() bool { return denies() == 8 }, workerOut.String)
-	if out, code := e.run("drift", "-detailed-exitcode", dir); code != 0 {
-		t.Fatalf("drift after break-glass off = %d:\n%s", code, out)
-	}
-	if out, code := e.run("reconcile", "stop", "-target", "prod", dir); code != 0 {
-		t.Fatalf("reconcile stop = %d:\n%s", code, out)
-	}
+	// Eight: in and out, IPv4 and IPv6, for web and app.
+	breakGlassRoundTrip(t, e, "prod", dir, denies, 8, workerOut.String)
 }
