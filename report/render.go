@@ -264,7 +264,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		[][]string{append(countsCells(h.Totals), strconv.Itoa(h.FlowsRead), strconv.Itoa(h.Malformed))})
 	var runs [][]string
 	for _, run := range h.AuditRuns {
-		runs = append(runs, []string{run.ID, run.Target, run.Source, readable(run.WindowStart) + " to " + readable(run.WindowEnd), strconv.Itoa(run.Records), strconv.Itoa(run.Malformed)})
+		window := readable(run.WindowStart) + " to " + readable(run.WindowEnd)
+		if run.WindowStart.Equal(run.WindowEnd) { // a source that held no flow: a quiet day
+			window = "no flows (read " + readable(run.WindowStart) + ")"
+		}
+		runs = append(runs, []string{run.ID, run.Target, run.Source, window, strconv.Itoa(run.Records), strconv.Itoa(run.Malformed)})
 	}
 	b.WriteString("Audit runs read:\n\n")
 	mdTable(&b, []string{"run", "target", "source", "window", "records", "malformed"}, runs)

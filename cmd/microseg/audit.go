@@ -221,11 +221,20 @@ func auditFiles(p *model.Policy, path, format, target string, lookback time.Dura
 	if since.IsZero() {
 		since = audit.First
 	}
+	until := audit.Last.Add(time.Nanosecond)
+	if audit.Last.IsZero() {
+		// No flow at all (an empty file, or only NODATA and SKIPDATA records: a quiet
+		// interface): a run with an empty window at the audit's time.
+		if since.IsZero() {
+			since = now
+		}
+		until = since
+	}
 	// Re-auditing the same files replaces the earlier run rather than counting
 	// their flows twice.
 	sum256 := sha256.Sum256([]byte(format + "\x00" + abs + "\x00" + since.String()))
 	return workflows.AuditRunOf(workflows.RunMeta{ID: "files/" + hex.EncodeToString(sum256[:8]), Target: target, Source: "file:" + abs,
-		Started: now, Since: since, Until: audit.Last.Add(time.Nanosecond)}, stats, audit.Rows()), nil
+		Started: now, Since: since, Until: until}, stats, audit.Rows()), nil
 }
 
 func saveRuns(runs []report.AuditRun) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,4 +105,59 @@ func equalCounts(a, b map[string]uint64) bool {
 		}
 	}
 	return true
+}
+
+// TestAuditFlowlessInputs: an exported log with no flow in it (empty, a header or
+// an empty list only, or records that say there was no traffic) is a quiet day,
+// not an error: every reader's audit succeeds, prints its counts, and stores a
+// run with an empty window that the report lists.
+func TestAuditFlowlessInputs(t *testing.T) {
+	t.Setenv("MICROSEG_STATE", t.TempDir())
+	t.Setenv("MICROSEG_RESULTS", "")
+	const awsHeader = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n"
+	tests := []struct {
+		format, name, content, want string
+	}{
+		{"aws", "empty", "", "0 flows"},
+		{"aws", "header", awsHeader, "0 flows"},
+		{"aws", "nodata", awsHeader + "2 123456789012 eni-0a1b2c3d4e5f60001 - - - - - - - 1733580000 1733580060 - NODATA\n" +
+			"2 123456789012 eni-0a1b2c3d4e5f60001 - - - - - - - 1733580000 1733580060 - SKIPDATA\n", "0 malformed, 1 no data, 1 skipped data"},
+		{"azure-nsg", "empty", "", "0 flows"},
+		{"azure-nsg", "no-records", `{"records":[]}`, "0 flows"},
+		{"azure-nsg", "no-tuples", `{"records":[{"time":"2026-12-01T10:00:00Z","category":"NetworkSecurityGroupFlowEvent","properties":{"Version":2,"flows":[]}}]}`, "0 flows"},
+		{"azure-vnet", "empty", "", "0 flows"},
+		{"azure-vnet", "no-records", `{"records":[]}`, "0 flows"},
+		{"azure-vnet", "no-tuples", `{"records":[{"time":"2026-12-01T10:00:00Z","category":"FlowLogFlowEvent","flowLogVersion":4,"flowRecords":{"flows":[]}}]}`, "0 flows"},
+		{"gcp-vpc", "empty", "", "0 flows"},
+		{"gcp-vpc", "empty-array", "[]", "0 flows"},
+		{"gcp-firewall", "empty", "", "0 flows"},
+		{"gcp-firewall", "empty-array", "[]\n", "0 flows"},
+		{"nflog", "empty", "", "0 flows"},
+		{"conntrack", "empty", "", "0 flows"},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.format+"/"+tt.name, func(t *testing.T) {
+			file := filepath.Join(dir, tt.format+"-"+tt.name+".log")
+			if err := os.WriteFile(file, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"audit", "-flows", file, "-format", tt.format, "-target", "prod-use1", example}, &stdout, &stderr)
+			if code != exitOK || !strings.Contains(stdout.String(), tt.want) {
+				t.Errorf("audit = %d, want 0 printing %q:\n%s%s", code, tt.want, stdout.String(), stderr.String())
+			}
+		})
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"report", "-format", "json", example}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("report = %d: %s", code, stderr.String())
+	}
+	if n := strings.Count(stdout.String(), "nodata.log"); n == 0 {
+		t.Errorf("the report does not list the flowless runs:\n%.2000s", stdout.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"report", "-format", "md", example}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "aws-nodata.log | no flows (read ") {
+		t.Errorf("report -format md = %d does not show the flowless runs as such:\n%.3000s", code, stdout.String())
+	}
 }
