@@ -34,7 +34,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	target := fs.String("target", "", "plan only this target")
 	bundle := fs.String("bundle", "", "plan the policy bundle with this hash (as a previous plan printed) instead of DIR")
-	out := fs.String("out", "", "save the plan to this file, for `microseg apply FILE`")
+	out := fs.String("out", "", "save the plan to `FILE`, for microseg apply FILE")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan changes anything")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	fs.Usage = func() {
@@ -211,7 +211,7 @@ func printFindings(w io.Writer, findings []model.Finding) {
 
 func runApply(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
-	auto := fs.Bool("auto-approve", false, "apply a plan that removes something without waiting for `microseg approve`")
+	auto := fs.Bool("auto-approve", false, "apply a plan that removes something without waiting for microseg approve")
 	target := fs.String("target", "", "apply only this target (without a plan file)")
 	confirm := fs.Duration("confirm-timeout", onprem.DefaultConfirmTimeout, "how long a host keeps a change the server has not confirmed")
 	fs.Usage = func() {
