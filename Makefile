@@ -20,7 +20,7 @@ FUZZ_TARGETS := ./model:FuzzParsePort:300000x ./model:FuzzParsePrefix:300000x \
 FUZZTIME ?=
 FUZZ_LONG ?= 3000000x
 
-.PHONY: all build run test deps unit fuzz-brief fuzz bench lint clean FORCE
+.PHONY: all build run test deps deps-run unit fuzz-brief fuzz bench lint clean FORCE
 
 all: build
 
@@ -36,9 +36,10 @@ bin/temporal: tools/temporal/go.mod tools/temporal/go.sum
 
 FORCE:
 
-# The main job on the embedded defaults. Until the engine lands (plan/apply against
-# targets), it runs the policy tool chain on the example policy.
-run: build
+# The main job on the embedded defaults: the policy tool chain on the example policy,
+# then the engine on network-namespace hosts. It installs what the engine needs (as
+# root), as make test does, and fails, naming what is missing, rather than skip it.
+run: deps-run build
 	./scripts/run-examples.sh $(BIN)
 
 test: deps lint bin/temporal unit fuzz-brief
@@ -53,8 +54,10 @@ test: deps lint bin/temporal unit fuzz-brief
 APT_NEEDS := nft:nftables ip:iproute2 chromium:chromium npm:npm \
 	/usr/lib/postgresql/15/bin/initdb:postgresql
 AZURITE_VERSION := 3.35.0
-deps:
-	@missing=""; for need in $(APT_NEEDS); do \
+# apt_install installs the Debian packages of the commands in $(1) (command:package)
+# that are missing, when root; otherwise it says which, and $(2) says what follows.
+define apt_install
+	@missing=""; for need in $(1); do \
 		cmd=$${need%%:*}; pkg=$${need#*:}; \
 		command -v $$cmd >/dev/null 2>&1 || [ -x "$$cmd" ] || missing="$$missing $$pkg"; \
 	done; \
@@ -64,9 +67,17 @@ deps:
 			(apt-get install -y -q $$missing >/dev/null 2>&1 || \
 			 (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null)) || exit 1; \
 		else \
-			echo "missing and not root:$$missing; the tests that need them will be skipped"; \
+			echo "missing and not root:$$missing; $(2)"; \
 		fi; \
 	fi
+endef
+
+# What make run's engine needs: nft and ip for the network-namespace hosts.
+deps-run:
+	$(call apt_install,nft:nftables ip:iproute2,install them (apt-get install nftables iproute2) and run make run as root)
+
+deps:
+	$(call apt_install,$(APT_NEEDS),the tests that need them will be skipped)
 	@if [ ! -x .cache/azurite/node_modules/.bin/azurite-blob ] && command -v npm >/dev/null; then \
 		echo "installing azurite $(AZURITE_VERSION)"; \
 		mkdir -p .cache/azurite && npm install --prefix .cache/azurite --no-audit --no-fund \

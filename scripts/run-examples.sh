@@ -41,10 +41,15 @@ step "discover: propose segments and allows from the same log (application depen
 
 # The engine: the embedded Temporal server, an agent per on-prem host (the example's
 # dc1 hosts, as network namespaces on this machine), plan, apply, drift, remediation.
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v nft >/dev/null; then
+missing=""
+[ "$(id -u)" = 0 ] || missing="$missing root"
+command -v ip >/dev/null || missing="$missing ip (apt-get install iproute2)"
+command -v nft >/dev/null || missing="$missing nft (apt-get install nftables)"
+if [ -n "$missing" ]; then
 	echo
-	echo "== engine: skipped (needs root, ip and nft to make network namespace hosts)"
-	exit 0
+	echo "make run: the engine makes its hosts as network namespaces, and needs:$missing." >&2
+	echo "make run: run it as root (sudo make run), which installs ip and nft itself." >&2
+	exit 1
 fi
 export MICROSEG_STATE=${MICROSEG_STATE:-.microseg}
 # The example's cloud targets point at real clouds: the demo plans the on-prem target
