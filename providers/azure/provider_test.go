@@ -277,6 +277,17 @@ func conformanceRun(t *testing.T, exclusive bool) {
 			must(t, err)
 			return "+ rule app egress deny all"
 		},
+		"NSG taken off the subnet by hand": func(t *testing.T) string {
+			subnets := f.NewSubnetsClient()
+			got, err := subnets.Get(ctx, rg, "vnet-prod", "app", nil)
+			must(t, err)
+			got.Properties.NetworkSecurityGroup = nil
+			poller, err := subnets.BeginCreateOrUpdate(ctx, rg, "vnet-prod", "app", got.Subnet, nil)
+			must(t, err)
+			_, err = poller.PollUntilDone(ctx, &runtimePoll)
+			must(t, err)
+			return "+ member subnet vnet-prod/app"
+		},
 		"NIC taken out of its ASG": func(t *testing.T) string {
 			setNICGroups(t, "nic-web-1")
 			return "+ member web nic-web-1/ipconfig1"
