@@ -24,16 +24,28 @@ type Loaded struct {
 // LoadDir loads every *.hcl file directly inside dir (not recursively), in name order.
 // The returned policy is complete only when the diagnostics hold no error.
 func LoadDir(dir string) (*Loaded, hcl.Diagnostics) {
+	sources, diags := ReadDir(dir)
+	if sources == nil {
+		return emptyLoaded(), diags
+	}
+	loaded, more := LoadSources(sources)
+	return loaded, append(diags, more...)
+}
+
+// ReadDir reads the *.hcl files of dir, by path: what LoadDir loads (and what a
+// cache of loaded policies is keyed by). It returns nil sources when there are none
+// to load, with the diagnostic that says why.
+func ReadDir(dir string) (map[string][]byte, hcl.Diagnostics) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.hcl"))
 	if err != nil {
-		return emptyLoaded(), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot list policy files", Detail: err.Error()}}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot list policy files", Detail: err.Error()}}
 	}
 	if len(names) == 0 {
 		detail := fmt.Sprintf("The directory %s holds no *.hcl files.", dir)
 		if _, err := os.Stat(dir); err != nil {
 			detail = fmt.Sprintf("Cannot read the policy directory: %v.", err)
 		}
-		return emptyLoaded(), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No policy files", Detail: detail}}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No policy files", Detail: detail}}
 	}
 	sort.Strings(names)
 	sources := make(map[string][]byte, len(names))
@@ -46,8 +58,7 @@ func LoadDir(dir string) (*Loaded, hcl.Diagnostics) {
 		}
 		sources[name] = src
 	}
-	loaded, more := LoadSources(sources)
-	return loaded, append(diags, more...)
+	return sources, diags
 }
 
 func emptyLoaded() *Loaded {

@@ -48,13 +48,9 @@ func (a *Activities) LoadPolicy(ctx context.Context, req PlanRequest) (PolicyRef
 	if err != nil {
 		return PolicyRef{}, err
 	}
-	policy, err := parsePolicy(sources)
+	states, err := compiledBundles.entry(bundle).compiled(func() (map[string][]byte, error) { return sources, nil })
 	if err != nil {
 		return PolicyRef{}, err
-	}
-	states, err := model.Compile(policy)
-	if err != nil {
-		return PolicyRef{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidPolicy", err)
 	}
 	if req.Target != "" {
 		if _, ok := states[req.Target]; !ok {

@@ -231,11 +231,13 @@ func (a *Activities) readPolicy(ctx context.Context, req PlanRequest) (map[strin
 
 // loadBundle loads the policy stored as a bundle.
 func loadBundle(ctx context.Context, store Store, hash string) (*model.Policy, error) {
-	sources := map[string][]byte{}
-	if err := getJSON(ctx, store, KindBundle, hash, &sources); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownBundle", err)
-	}
-	return parsePolicy(sources)
+	return compiledBundles.entry(hash).parsed(func() (map[string][]byte, error) {
+		sources := map[string][]byte{}
+		if err := getJSON(ctx, store, KindBundle, hash, &sources); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownBundle", err)
+		}
+		return sources, nil
+	})
 }
 
 func parsePolicy(sources map[string][]byte) (*model.Policy, error) {

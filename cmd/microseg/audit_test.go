@@ -161,3 +161,41 @@ func TestAuditFlowlessInputs(t *testing.T) {
 		t.Errorf("report -format md = %d does not show the flowless runs as such:\n%.3000s", code, stdout.String())
 	}
 }
+
+// TestPolicyCache: a command on a clean policy fills the policy cache, the next
+// reads it (and prints the same), and a change to a file is a new entry.
+func TestPolicyCache(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("MICROSEG_STATE", state)
+	dir := t.TempDir()
+	srcs, _ := filepath.Glob(filepath.Join(example, "*.hcl"))
+	for _, src := range srcs {
+		raw, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries := func() []string {
+		names, _ := filepath.Glob(filepath.Join(state, "cache", "policies", "*.gob"))
+		return names
+	}
+	args := []string{"check", "-from", "segment.app", "-to", "segment.db", "-port", "tcp/5432", dir}
+	var first, second bytes.Buffer
+	if code := run(args, &first, &first); code != exitOK || len(entries()) != 1 {
+		t.Fatalf("first check = %d, %d cache entries:\n%s", code, len(entries()), first.String())
+	}
+	if code := run(args, &second, &second); code != exitOK || second.String() != first.String() || len(entries()) != 1 {
+		t.Fatalf("second check = %d, %d entries, output\n%s\nwant\n%s", code, len(entries()), second.String(), first.String())
+	}
+	f := filepath.Join(dir, filepath.Base(srcs[0]))
+	raw, _ := os.ReadFile(f)
+	if err := os.WriteFile(f, append(raw, []byte("\n# changed\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := run(args, &second, &second); code != exitOK || len(entries()) != 2 {
+		t.Fatalf("after a change: %d, %d entries", code, len(entries()))
+	}
+}

@@ -3,21 +3,45 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"sync"
 
 	hclload "github.com/microseg/microseg/hcl"
+	"github.com/microseg/microseg/internal/policycache"
 	"github.com/microseg/microseg/model"
 )
 
+// policyCache is the cache of loaded policies in the state directory
+// (MICROSEG_POLICY_CACHE=off turns it off).
+var policyCache = sync.OnceValue(func() *policycache.Cache {
+	if os.Getenv("MICROSEG_POLICY_CACHE") == "off" {
+		return nil
+	}
+	return &policycache.Cache{Dir: filepath.Join(stateDir(), "cache", "policies"), Version: policycache.BinaryVersion()}
+})
+
 // loadPolicy loads and compiles the policy in dir, printing every diagnostic (warnings
-// too) to stderr. It returns nil when the policy has errors.
+// too) to stderr. It returns nil when the policy has errors. A policy that loaded
+// and compiled without a single diagnostic is kept in the policy cache, and read
+// from there while its files and the binary stay the same.
 func loadPolicy(dir string, stderr io.Writer) *model.Policy {
-	loaded, diags := hclload.LoadDir(dir)
+	sources, diags := hclload.ReadDir(dir)
+	cache, key := policyCache(), ""
+	if cache != nil && len(diags) == 0 {
+		key = cache.Key(sources)
+		if p, ok := cache.Get(key); ok {
+			return p
+		}
+	}
+	loaded, more := hclload.LoadSources(sources)
+	diags = append(diags, more...)
 	if len(diags) > 0 {
 		if err := hclload.WriteDiagnostics(stderr, loaded.Files, diags); err != nil {
 			fmt.Fprintln(stderr, "microseg:", err)
 		}
 	}
-	if diags.HasErrors() {
+	if diags.HasErrors() || sources == nil {
 		return nil
 	}
 	if _, err := model.Compile(loaded.Policy); err != nil {
@@ -25,6 +49,9 @@ func loadPolicy(dir string, stderr io.Writer) *model.Policy {
 			fmt.Fprintln(stderr, "microseg:", err)
 		}
 		return nil
+	}
+	if key != "" && len(diags) == 0 {
+		cache.Put(key, loaded.Policy) // a cache that cannot be written is only slower
 	}
 	return loaded.Policy
 }

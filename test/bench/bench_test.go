@@ -5,6 +5,7 @@ import (
 
 	hclload "github.com/microseg/microseg/hcl"
 	"github.com/microseg/microseg/internal/peakrss"
+	"github.com/microseg/microseg/internal/policycache"
 	"github.com/microseg/microseg/model"
 	"github.com/microseg/microseg/test/policygen"
 )
@@ -138,6 +139,30 @@ func BenchmarkLoadCompileDiff(b *testing.B) {
 		}
 		for name, st := range states {
 			model.Diff(name, st.Objects(), nil)
+		}
+	}
+	peakrss.Report(b)
+}
+
+// BenchmarkLoadCached is what a command run again on the unchanged policy pays
+// to have it loaded: hash the files, read, verify and decode the cache entry.
+func BenchmarkLoadCached(b *testing.B) {
+	files, n := policyFiles()
+	loaded, diags := hclload.LoadSources(files)
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	c := &policycache.Cache{Dir: b.TempDir(), Version: "bench"}
+	if err := c.Put(c.Key(files), loaded.Policy); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(n)
+	peakrss.Reset()
+	b.ResetTimer()
+	for b.Loop() {
+		p, ok := c.Get(c.Key(files))
+		if !ok || len(p.Allows) != size.Allows {
+			b.Fatal("no cache entry")
 		}
 	}
 	peakrss.Report(b)
