@@ -12,14 +12,17 @@ import (
 	"github.com/microseg/microseg/model"
 )
 
-// policyCache is the cache of loaded policies in the state directory
-// (MICROSEG_POLICY_CACHE=off turns it off).
-var policyCache = sync.OnceValue(func() *policycache.Cache {
+// binaryVersion identifies this binary in the policy cache's keys.
+var binaryVersion = sync.OnceValue(policycache.BinaryVersion)
+
+// policyCache is the cache of loaded policies in the state directory, as the
+// environment says now (MICROSEG_POLICY_CACHE=off turns it off).
+func policyCache() *policycache.Cache {
 	if os.Getenv("MICROSEG_POLICY_CACHE") == "off" {
 		return nil
 	}
-	return &policycache.Cache{Dir: filepath.Join(stateDir(), "cache", "policies"), Version: policycache.BinaryVersion()}
-})
+	return &policycache.Cache{Dir: filepath.Join(stateDir(), "cache", "policies"), Version: binaryVersion()}
+}
 
 // loadPolicy loads and compiles the policy in dir, printing every diagnostic (warnings
 // too) to stderr. It returns nil when the policy has errors. A policy that loaded
