@@ -87,15 +87,40 @@ allow "web-to-app" {
 		NetworkInterfaceId: aws.String(webENI), Groups: []string{emu.DefaultSecurityGroup("vpc-1")}}); err != nil {
 		t.Fatal(err)
 	}
-	out, code = e.run("drift", "-detailed-exitcode", dir)
-	if code != 2 || !strings.Contains(out, "+ member web "+webENI) {
-		t.Fatalf("drift = %d:\n%s", code, out)
+	for range 2 { // seen twice: one drift, still open
+		out, code = e.run("drift", "-detailed-exitcode", dir)
+		if code != 2 || !strings.Contains(out, "+ member web "+webENI) {
+			t.Fatalf("drift = %d:\n%s", code, out)
+		}
 	}
 	if out, code := e.run("apply", "-auto-approve", dir); code != 0 {
 		t.Fatalf("remediate = %d:\n%s", code, out)
 	}
 	if out, code := e.run("drift", "-detailed-exitcode", dir); code != 0 {
 		t.Fatalf("drift after remediation = %d:\n%s", code, out)
+	}
+	// The history tells it: one drift event on prod, found by drift, remediated by
+	// the apply.
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	if out, code := e.run("report", "-format", "json", "-o", reportFile, dir); code != 0 {
+		t.Fatalf("report = %d:\n%s", code, out)
+	}
+	raw, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Drift struct {
+			Events []struct {
+				Target     string
+				Remediated *time.Time
+				Changes    int
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil || len(rep.Drift.Events) != 1 || rep.Drift.Events[0].Target != "prod" ||
+		rep.Drift.Events[0].Remediated == nil || rep.Drift.Events[0].Changes == 0 {
+		t.Fatalf("report's drift (%v): %+v", err, rep.Drift)
 	}
 
 	// Break-glass: every segment's group allows all traffic in and out (audit

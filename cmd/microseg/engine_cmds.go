@@ -309,7 +309,19 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	var unverified []string
+	applied := map[string]bool{} // target -> every host and cloud of it verified
 	for _, res := range results {
+		for _, h := range res.Hosts {
+			if _, seen := applied[h.Target]; !seen {
+				applied[h.Target] = true
+			}
+			if !h.Verified {
+				applied[h.Target] = false
+			}
+		}
+		for _, c := range res.Clouds {
+			applied[c.Target] = c.Verified
+		}
 		for _, h := range res.Hosts {
 			fmt.Fprintf(stdout, "%s/%s: %s, confirmed, verified=%v\n", h.Target, h.Host, describeStats(h.Stats), h.Verified)
 			if !h.Verified {
@@ -324,6 +336,15 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 				printRemaining(stdout, c.Remaining)
 			}
 		}
+	}
+	var repaired []string
+	for _, t := range model.SortedKeys(applied) {
+		if applied[t] {
+			repaired = append(repaired, t)
+		}
+	}
+	if err := recordRepaired(repaired, time.Now()); err != nil {
+		fmt.Fprintln(stderr, "microseg apply: the repair is not in the results history:", err)
 	}
 	if len(unverified) > 0 {
 		// As Terraform does when an apply leaves the state unconverged: the change
@@ -481,14 +502,24 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 		Target, Finding string
 	}
 	findings := []finding{}
+	found := map[string]*driftFound{}
+	note := func(target, place string, add, change, remove int) {
+		if found[target] == nil {
+			found[target] = &driftFound{}
+		}
+		found[target].changes += add + change + remove
+		found[target].parts = append(found[target].parts, fmt.Sprintf("%s: %d to add, %d to change, %d to remove", place, add, change, remove))
+	}
 	for _, h := range pf.Plan.Hosts {
 		if h.Add+h.Change+h.Remove > 0 {
 			drifted = append(drifted, driftedPlace{placeName(h.Target, h.Host), h.TextHash, h})
+			note(h.Target, h.Host, h.Add, h.Change, h.Remove)
 		}
 	}
 	for _, c := range pf.Plan.Clouds {
 		if c.Add+c.Change+c.Remove > 0 {
 			drifted = append(drifted, driftedPlace{c.Target, c.TextHash, c})
+			note(c.Target, c.Target, c.Add, c.Change, c.Remove)
 		}
 		for _, f := range c.Findings {
 			findings = append(findings, finding{c.Target, f.String()})
@@ -517,6 +548,9 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		fmt.Fprintf(stdout, "Drift: %d of %s differ from the policy (bundle %.12s).\n", len(drifted), countPlaces(pf.Plan.Hosts, pf.Plan.Clouds), pf.Plan.PolicyHash)
+	}
+	if err := recordDriftFound(found, time.Now()); err != nil {
+		fmt.Fprintln(stderr, "microseg drift: the drift found is not in the results history:", err)
 	}
 	if *detailed && len(drifted) > 0 {
 		return exitFindings
