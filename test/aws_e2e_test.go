@@ -101,14 +101,6 @@ allow "web-to-app" {
 	}
 	// The history tells it: one drift event on prod, found by drift, remediated by
 	// the apply.
-	reportFile := filepath.Join(t.TempDir(), "report.json")
-	if out, code := e.run("report", "-format", "json", "-o", reportFile, dir); code != 0 {
-		t.Fatalf("report = %d:\n%s", code, out)
-	}
-	raw, err := os.ReadFile(reportFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rep struct {
 		Drift struct {
 			Events []struct {
@@ -118,7 +110,7 @@ allow "web-to-app" {
 			}
 		}
 	}
-	if err := json.Unmarshal(raw, &rep); err != nil || len(rep.Drift.Events) != 1 || rep.Drift.Events[0].Target != "prod" ||
+	if err := e.report(dir, &rep); err != nil || len(rep.Drift.Events) != 1 || rep.Drift.Events[0].Target != "prod" ||
 		rep.Drift.Events[0].Remediated == nil || rep.Drift.Events[0].Changes == 0 {
 		t.Fatalf("report's drift (%v): %+v", err, rep.Drift)
 	}
@@ -160,6 +152,20 @@ allow "web-to-app" {
 	}
 	// Histories with cloud jobs, for the replay test.
 	recordHistories(t, temporal, port, "PlanWorkflow:PlanWorkflow-aws", "ApplyWorkflow:ApplyWorkflow-aws", "ReconcileWorkflow:ReconcileWorkflow-aws")
+}
+
+// report writes the JSON report of the policy in dir and decodes it into rep.
+func (e engine) report(dir string, rep any) error {
+	e.t.Helper()
+	file := filepath.Join(e.t.TempDir(), "report.json")
+	if out, code := e.run("report", "-format", "json", "-o", file, dir); code != 0 {
+		e.t.Fatalf("report = %d:\n%s", code, out)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, rep)
 }
 
 // awsEngine starts the embedded server on port for a test of aws targets, with the
@@ -309,19 +315,11 @@ allow "web-to-app" {
 		t.Fatalf("reconcile stop = %d:\n%s", code, out)
 	}
 	// The report lists the default group as a finding, and no drift.
-	reportFile := filepath.Join(t.TempDir(), "report.json")
-	if out, code := e.run("report", "-format", "json", "-o", reportFile, dir); code != 0 {
-		t.Fatalf("report = %d:\n%s", code, out)
-	}
-	raw, err := os.ReadFile(reportFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rep struct {
 		Drift    struct{ Events []json.RawMessage }
 		Findings []struct{ Target, Subject, Message string }
 	}
-	if err := json.Unmarshal(raw, &rep); err != nil || len(rep.Drift.Events) != 0 || len(rep.Findings) != 2 ||
+	if err := e.report(dir, &rep); err != nil || len(rep.Drift.Events) != 0 || len(rep.Findings) != 2 ||
 		rep.Findings[0].Target != "prod" || !strings.Contains(rep.Findings[0].Message, def) {
 		t.Fatalf("report (%v): drift %d events, findings %+v", err, len(rep.Drift.Events), rep.Findings)
 	}

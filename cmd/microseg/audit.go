@@ -238,17 +238,14 @@ func auditFiles(p *model.Policy, path, format, target string, lookback time.Dura
 }
 
 func saveRuns(runs []report.AuditRun) error {
-	db, err := results.Open(context.Background(), resultsDSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	for _, r := range runs {
-		if err := db.SaveAuditRun(context.Background(), r); err != nil {
-			return err
+	return withResults(func(ctx context.Context, db *results.DB) error {
+		for _, r := range runs {
+			if err := db.SaveAuditRun(ctx, r); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // auditWorkflow runs the Audit workflow and waits for it.

@@ -27,12 +27,12 @@ func recordDriftFound(found map[string]*driftFound, now time.Time) error {
 	if len(found) == 0 {
 		return nil
 	}
-	ctx := context.Background()
-	db, err := results.Open(ctx, resultsDSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	return withResults(func(ctx context.Context, db *results.DB) error {
+		return saveDriftFound(ctx, db, found, now)
+	})
+}
+
+func saveDriftFound(ctx context.Context, db *results.DB, found map[string]*driftFound, now time.Time) error {
 	for target, f := range found {
 		sort.Strings(f.parts)
 		e := report.DriftEvent{ID: manualDrift + target + "/" + now.UTC().Format(time.RFC3339Nano), Target: target, Detected: now,
@@ -59,12 +59,10 @@ func recordRepaired(targets []string, now time.Time) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	ctx := context.Background()
-	db, err := results.Open(ctx, resultsDSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	return withResults(func(ctx context.Context, db *results.DB) error { return markRepaired(ctx, db, targets, now) })
+}
+
+func markRepaired(ctx context.Context, db *results.DB, targets []string, now time.Time) error {
 	for _, target := range targets {
 		events, err := db.DriftEvents(ctx, time.Time{}, target)
 		if err != nil {
@@ -80,4 +78,15 @@ func recordRepaired(targets []string, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// withResults runs fn on the results history, opened for it.
+func withResults(fn func(ctx context.Context, db *results.DB) error) error {
+	ctx := context.Background()
+	db, err := results.Open(ctx, resultsDSN())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(ctx, db)
 }
