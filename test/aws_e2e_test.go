@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -171,23 +170,9 @@ func (e engine) report(dir string, rep any) error {
 // awsEngine starts the embedded server on port for a test of aws targets, with the
 // static credentials the emulator accepts, and returns the engine to run commands.
 func awsEngine(t *testing.T, temporal, port string) engine {
-	e := engine{cli{t, buildMicroseg(t)}, []string{
-		"MICROSEG_STATE=" + t.TempDir(),
-		"MICROSEG_TEMPORAL_BIN=" + temporal,
-		"MICROSEG_TEMPORAL_PORT=" + port,
-		"TEMPORAL_ADDRESS=",
+	return cloudEngine(t, temporal, port,
 		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=not-a-secret", "AWS_REGION=us-east-1",
-		"AWS_EC2_METADATA_DISABLED=true",
-	}, port}
-	_, serverOut, _ := e.background("server")
-	waitFor(t, "embedded server", time.Minute, func() bool {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, serverOut.String)
-	return e
+		"AWS_EC2_METADATA_DISABLED=true")
 }
 
 func sumCalls(calls map[string]int) int {

@@ -74,7 +74,7 @@ func (p *Provider) desired(st *model.DesiredState, o *observed) ([]model.Object,
 			continue
 		}
 		for _, in := range o.members {
-			if !selects(seg.Members.Tags, in.tags) {
+			if !providers.TagsSelect(seg.Members.Tags, in.tags) {
 				continue
 			}
 			for _, eni := range in.enis {
@@ -110,43 +110,9 @@ type quotaKey struct {
 // maxDescription is AWS's limit on a rule description.
 const maxDescription = 255
 
-// ruleDescription is what an operator reads next to a rule in the console: the
-// allows it enforces, with their owners and tickets, as
-// "microseg: web-to-db (owner team-payments, ticket SEC-142); lb-to-web". Allows
-// past AWS's 255 characters are counted ("; +3 more"), never cut mid-name.
+// ruleDescription names a rule's allows in AWS's 255 characters and character set.
 func ruleDescription(allows []string, byName map[string]*model.Allow) string {
-	desc := "microseg:"
-	for i, name := range allows {
-		part := " " + sanitizeDescription(name)
-		if a := byName[name]; a != nil {
-			var notes []string
-			if a.Owner != "" {
-				notes = append(notes, "owner "+sanitizeDescription(a.Owner))
-			}
-			if a.Ticket != "" {
-				notes = append(notes, "ticket "+sanitizeDescription(a.Ticket))
-			}
-			if len(notes) > 0 {
-				part += " (" + strings.Join(notes, ", ") + ")"
-			}
-		}
-		if i > 0 {
-			part = ";" + part
-		}
-		rest := ""
-		if left := len(allows) - i - 1; left > 0 {
-			rest = fmt.Sprintf("; +%d more", left)
-		}
-		if len(desc)+len(part)+len(rest) > maxDescription {
-			if i == 0 { // one allow with a very long owner or ticket
-				return (desc + part)[:maxDescription]
-			}
-			// The previous part left room for this count.
-			return desc + fmt.Sprintf("; +%d more", len(allows)-i)
-		}
-		desc += part
-	}
-	return desc
+	return providers.DescribeAllows(allows, byName, maxDescription, sanitizeDescription)
 }
 
 // sanitizeDescription keeps the characters AWS accepts in a rule description
@@ -175,13 +141,4 @@ func families(peer model.Peer) []string {
 	default:
 		return []string{"IPv6"}
 	}
-}
-
-func selects(want, have map[string]string) bool {
-	for k, v := range want {
-		if have[k] != v {
-			return false
-		}
-	}
-	return true
 }

@@ -173,7 +173,7 @@ func (p *Provider) desiredMembers(st *model.DesiredState, o *observed) ([]model.
 			continue
 		}
 		for _, in := range o.nics {
-			if !selects(seg.Members.Tags, in.tags) {
+			if !providers.TagsSelect(seg.Members.Tags, in.tags) {
 				continue
 			}
 			for _, ipc := range in.raw.Properties.IPConfigurations {
@@ -200,13 +200,4 @@ func (p *Provider) desiredMembers(st *model.DesiredState, o *observed) ([]model.
 		}
 	}
 	return objs, nil
-}
-
-func selects(want, have map[string]string) bool {
-	for k, v := range want {
-		if have[k] != v {
-			return false
-		}
-	}
-	return true
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v8"
 
 	"github.com/microseg/microseg/model"
+	"github.com/microseg/microseg/providers"
 )
 
 // endpoint is one side of an NSG rule: a segment's application security group, or
@@ -245,41 +246,9 @@ func nameSafe(s string, n int) string {
 // maxDescription is Azure's limit on a security rule's description.
 const maxDescription = 140
 
-// ruleDescription names the allows behind a rule, with owners and tickets:
-// "microseg: web-to-db (owner team-payments, ticket SEC-142); lb-to-web". Allows past
-// Azure's 140 characters are counted ("; +3 more"), never cut mid-name.
+// ruleDescription names a rule's allows in Azure's 140 characters.
 func ruleDescription(allows []string, byName map[string]*model.Allow) string {
-	desc := "microseg:"
-	for i, name := range allows {
-		part := " " + name
-		if a := byName[name]; a != nil {
-			var notes []string
-			if a.Owner != "" {
-				notes = append(notes, "owner "+a.Owner)
-			}
-			if a.Ticket != "" {
-				notes = append(notes, "ticket "+a.Ticket)
-			}
-			if len(notes) > 0 {
-				part += " (" + strings.Join(notes, ", ") + ")"
-			}
-		}
-		if i > 0 {
-			part = ";" + part
-		}
-		rest := ""
-		if left := len(allows) - i - 1; left > 0 {
-			rest = fmt.Sprintf("; +%d more", left)
-		}
-		if len(desc)+len(part)+len(rest) > maxDescription {
-			if i == 0 {
-				return (desc + part)[:maxDescription]
-			}
-			return desc + fmt.Sprintf("; +%d more", len(allows)-i)
-		}
-		desc += part
-	}
-	return desc
+	return providers.DescribeAllows(allows, byName, maxDescription, nil)
 }
 
 // securityRule is the ARM form of r; asgID gives the ID of a segment's ASG.

@@ -244,10 +244,5 @@ func selects(m model.Members, in instance) bool {
 	if len(want) == 0 {
 		return false
 	}
-	for k, v := range want {
-		if in.labels[k] != v {
-			return false
-		}
-	}
-	return true
+	return providers.TagsSelect(want, in.labels)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/microseg/microseg/model"
+	"github.com/microseg/microseg/providers"
 )
 
 // maxChunks bounds how many rules one group of an allow is split into.
@@ -142,25 +143,13 @@ const maxDescription = 2048
 // description names the allow, its owner and ticket, how egress peers of the
 // network were addressed, and ends with the ownership mark.
 func (p *Provider) description(g *group, st *model.DesiredState) string {
-	d := "microseg: " + g.allow
-	if a := st.Allows[g.allow]; a != nil {
-		var notes []string
-		if a.Owner != "" {
-			notes = append(notes, "owner "+a.Owner)
-		}
-		if a.Ticket != "" {
-			notes = append(notes, "ticket "+a.Ticket)
-		}
-		if len(notes) > 0 {
-			d += " (" + strings.Join(notes, ", ") + ")"
-		}
-	}
+	m := " " + markOf(p.target.Name)
+	d := providers.DescribeAllows([]string{g.allow}, st.Allows, maxDescription-len(m), nil)
 	if len(g.how) > 0 {
 		how := slices.Clone(g.how)
 		slices.Sort(how)
 		d += "; " + strings.Join(how, "; ")
 	}
-	m := " " + markOf(p.target.Name)
 	if len(d)+len(m) > maxDescription {
 		d = d[:maxDescription-len(m)]
 	}
