@@ -134,7 +134,7 @@ func (p *Provider) groups(st *model.DesiredState, o *observed) ([]*group, error)
 		}
 		// Not a cross product (an allow whose peers are granted different ports
 		// by the compiler): one group per peer keeps it exact.
-		split, err := p.perPeer(st, o, g, k.seg, k.allow, k.in)
+		split, err := p.perPeer(st, o, k.seg, k.allow, k.in)
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +144,7 @@ func (p *Provider) groups(st *model.DesiredState, o *observed) ([]*group, error)
 }
 
 // perPeer regroups the rules of one allow at one segment peer by peer.
-func (p *Provider) perPeer(st *model.DesiredState, o *observed, _ *group, seg, allow string, in bool) ([]*group, error) {
+func (p *Provider) perPeer(st *model.DesiredState, o *observed, seg, allow string, in bool) ([]*group, error) {
 	byPeer := map[string]*group{}
 	for _, r := range st.Rules {
 		if r.Segment != seg || (r.Direction == model.Ingress) != in || !slices.Contains(r.Allows, allow) {
